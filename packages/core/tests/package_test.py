@@ -1,0 +1,8 @@
+"""cadenza.core imports, and its pyproject agrees with the code and the lock."""
+
+import cadenza.core
+from cadenza_fixtures import check_distribution
+
+
+def test_version_and_dependencies_agree_with_pyproject(repo_root):
+    check_distribution(repo_root / "packages" / "core", cadenza.core)
