@@ -1,10 +1,14 @@
 """Cadenza's Python macros: tests run by pytest, and lint as a test.
 
-    load("//tools/build_defs:python.bzl", "lint_test", "pytest_tests")
+    load("//tools/build_defs:python.bzl", "doctest_test", "lint_test", "pytest_tests")
 
 pytest_tests(srcs, deps, ...) generates one py_test per `*_test.py` file, named after
 the file (`tests/message_test.py` -> `:message_test`), run by pytest through
 //tools/pytest:pytest_main.py with Cadenza's shared fixtures loaded.
+
+pytest_benchmark(name, src, deps) is a benchmark target, run only by `./dev bench`.
+
+doctest_test(name, srcs, deps) runs the examples in the docstrings of `srcs`.
 
 lint_test(name) generates one test that fails on ruff (check and format) or
 buildifier findings in this Bazel package's own files.
@@ -53,6 +57,50 @@ def pytest_test(name, src, deps = [], data = [], args = [], **kwargs):
         main = "//tools/pytest:pytest_main.py",
         args = ["$(location %s)" % src] + args,
         data = data,
+        deps = deps + [
+            "//tools/pytest:fixtures",
+            "@pypi//:pytest",
+        ],
+        python_version = "PY3",
+        srcs_version = "PY3",
+        **kwargs
+    )
+
+def pytest_benchmark(name, src, deps = [], tags = [], **kwargs):
+    """A benchmark: never part of `bazel test //...`; run by `./dev bench` (CONTRIBUTING.md).
+
+    Args:
+      name: the target's name, also the name of its results file.
+      src: the `*_bench.py` file, using pytest-benchmark's `benchmark` fixture.
+      deps: libraries the benchmark imports.
+      tags: extra tags; "manual" and "bench" are always added.
+      **kwargs: passed to py_test.
+    """
+    if not src.endswith("_bench.py"):
+        fail("pytest_benchmark: %r: benchmark files are named *_bench.py" % src)
+    pytest_test(
+        name = name,
+        src = src,
+        args = ["-o", "python_files=*_bench.py", "--benchmark-sort=name"],
+        deps = deps + ["@pypi//:pytest_benchmark"],
+        tags = tags + ["manual", "bench"],
+        **kwargs
+    )
+
+def doctest_test(name, srcs, deps = [], **kwargs):
+    """Runs the examples in the docstrings of `srcs` as tests (pytest --doctest-modules).
+
+    Args:
+      name: the test target's name.
+      srcs: the modules whose docstring examples run.
+      deps: libraries the modules import.
+      **kwargs: passed to py_test.
+    """
+    native.py_test(
+        name = name,
+        srcs = srcs + ["//tools/pytest:pytest_main.py"],
+        main = "//tools/pytest:pytest_main.py",
+        args = ["--doctest-modules"] + ["$(location %s)" % s for s in srcs],
         deps = deps + [
             "//tools/pytest:fixtures",
             "@pypi//:pytest",
