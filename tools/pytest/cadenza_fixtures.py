@@ -90,3 +90,23 @@ def check_distribution(package_dir: pathlib.Path, module) -> None:
         assert req.specifier.contains(version, prereleases=True), (
             f"{package_dir.name}: {spec!r} does not allow the locked {name}=={version}"
         )
+
+
+def _configure_hypothesis() -> None:
+    """Hypothesis, when a test uses it: no example database in the read-only runfiles,
+    no per-example deadline on a loaded 2-core machine, failures printed reproducibly."""
+    try:
+        from hypothesis import HealthCheck, settings
+    except ImportError:
+        return
+    settings.register_profile(
+        "cadenza",
+        database=None,
+        deadline=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    settings.load_profile("cadenza")
+
+
+_configure_hypothesis()

@@ -1,0 +1,149 @@
+"""Decoding event inputs: the documented order, each foreign format, and garbage."""
+
+import datetime as dt
+import json
+import os
+import pathlib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from messages import GOLDEN_V1
+
+from cadenza.core.decode import DecodePolicy, Format, decode
+from cadenza.core.errors import MessageDecodeError, NotAnUploadEvent
+from cadenza.core.message import GcsObject, Outcome, Recipients
+from cadenza.core.wire import encode
+
+KLIO_DIR = pathlib.Path(__file__).parent / "testdata" / "klio"
+EVERYTHING = DecodePolicy(accept=set(Format))
+FINALIZE = {
+    "eventType": "OBJECT_FINALIZE",
+    "bucketId": "uploads",
+    "objectId": "incoming/track-77.flac",
+    "objectGeneration": "1732700000123456",
+    "payloadFormat": "JSON_API_V1",
+}
+
+
+def test_cadenza_messages_need_no_policy():
+    assert decode(encode(GOLDEN_V1["bottom_up_audited"])) == GOLDEN_V1["bottom_up_audited"]
+
+
+def test_cadenza_header_wins_over_every_foreign_format():
+    data = encode(GOLDEN_V1["minimal"])
+    assert decode(data, FINALIZE, EVERYTHING) == GOLDEN_V1["minimal"]
+
+
+@pytest.mark.parametrize("name", ["top_down", "bottom_up_with_everything", "no_recipients_set"])
+def test_klio_golden_messages_from_klios_own_package(name):
+    expected = json.loads((KLIO_DIR / f"{name}.json").read_text())
+    message = decode((KLIO_DIR / f"{name}.bin").read_bytes(), policy=DecodePolicy({Format.KLIO}))
+    assert message.element == expected["element"]
+    payload = expected["payload"]
+    assert message.payload == (bytes.fromhex(payload) if payload else None)
+    assert (message.force, message.ping) == (expected["force"], expected["ping"])
+    r = expected["recipients"]
+    assert message.recipients == (
+        Recipients.only(r["jobs"], r["trigger_children_of"])
+        if r["limited"]
+        else Recipients.anyone()
+    )
+    assert [(e.job, e.at.isoformat(), e.outcome) for e in message.audit_log] == [
+        (job, at, Outcome.KLIO) for job, at in expected["audit_log"]
+    ]
+    assert message.message_id.startswith("klio-") and message.trace_id == message.message_id
+
+
+def test_klio_v1_messages_are_refused_with_the_reason():
+    data = (KLIO_DIR / "v1_entity_id.bin").read_bytes()
+    with pytest.raises(MessageDecodeError, match="only version 2"):
+        decode(data, policy=DecodePolicy({Format.KLIO}))
+
+
+def test_klio_bytes_are_refused_unless_the_job_accepts_klio():
+    data = (KLIO_DIR / "top_down.bin").read_bytes()
+    with pytest.raises(MessageDecodeError, match="accepts no other format"):
+        decode(data)
+
+
+def test_gcs_finalize_notification_names_the_object():
+    message = decode(
+        b'{"kind": "storage#object"}', FINALIZE, DecodePolicy({Format.GCS_NOTIFICATION})
+    )
+    assert message.element == "incoming/track-77.flac"
+    assert message.source == GcsObject(
+        bucket="uploads", name="incoming/track-77.flac", generation=1732700000123456
+    )
+    again = decode(b"", FINALIZE, DecodePolicy({Format.GCS_NOTIFICATION}))
+    assert again.trace_id == message.trace_id, "the same upload must give the same trace"
+
+
+def test_gcs_notifications_that_are_not_uploads_say_so():
+    deleted = {**FINALIZE, "eventType": "OBJECT_DELETE"}
+    with pytest.raises(NotAnUploadEvent, match="OBJECT_DELETE for gs://uploads/incoming"):
+        decode(b"", deleted, EVERYTHING)
+
+
+def test_gcs_notification_with_a_bad_generation():
+    with pytest.raises(MessageDecodeError, match="objectGeneration 'soon' is not an integer"):
+        decode(
+            b"", {**FINALIZE, "objectGeneration": "soon"}, DecodePolicy({Format.GCS_NOTIFICATION})
+        )
+
+
+def test_raw_bytes_become_the_element_when_allowed():
+    message = decode(b"  track-123\n", policy=DecodePolicy({Format.RAW}))
+    assert message.element == "track-123"
+    assert message.recipients.is_anyone and message.payload is None
+    assert decode(b"track-123", policy=DecodePolicy({Format.RAW})).trace_id != message.trace_id
+
+
+def test_order_klio_before_raw():
+    data = (KLIO_DIR / "top_down.bin").read_bytes()
+    assert decode(data, policy=EVERYTHING).element == "track-0001"
+
+
+@pytest.mark.parametrize(
+    ("data", "policy", "reason"),
+    [
+        (b"", DecodePolicy(), "0 bytes starting b''"),
+        (b"", DecodePolicy({Format.RAW}), "raw element is empty"),
+        (b"\xff\xfe\x00", DecodePolicy({Format.RAW}), "raw element is not UTF-8"),
+        (b"a\x00b", DecodePolicy({Format.RAW}), "control characters"),
+        (b"x" * 5000, DecodePolicy({Format.RAW}), "longer than 4096 bytes"),
+        (b"\x1a\x02\x08", DecodePolicy({Format.KLIO}), "not a Klio v2 message"),
+        (b"\x0a\x00\x12\x00", DecodePolicy({Format.KLIO}), "version 0"),
+        (b"garbage", DecodePolicy({Format.GCS_NOTIFICATION}), "no storage notification attributes"),
+    ],
+)
+def test_garbage_is_refused_naming_what_arrived(data, policy, reason):
+    with pytest.raises(MessageDecodeError) as err:
+        decode(data, policy=policy)
+    assert reason in str(err.value)
+    assert str(err.value).startswith(f"{len(data)} bytes starting {data[:16]!r}")
+
+
+def test_huge_garbage_is_refused_quickly_with_its_length():
+    data = os.urandom(1 << 20)
+    with pytest.raises(MessageDecodeError, match=f"^{1 << 20} bytes starting"):
+        decode(data, policy=DecodePolicy({Format.KLIO, Format.GCS_NOTIFICATION}))
+
+
+@given(st.binary(max_size=300))
+def test_random_bytes_decode_or_raise_only_decode_errors(data):
+    try:
+        message = decode(data, {}, EVERYTHING)
+    except MessageDecodeError:
+        return
+    assert message.element
+
+
+def test_not_bytes():
+    with pytest.raises(MessageDecodeError, match="expected bytes, got str"):
+        decode("track-1")
+
+
+def test_audit_times_are_utc():
+    message = decode((KLIO_DIR / "bottom_up_with_everything.bin").read_bytes(), policy=EVERYTHING)
+    assert all(e.at.tzinfo == dt.UTC for e in message.audit_log)
