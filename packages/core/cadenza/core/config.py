@@ -1,0 +1,523 @@
+"""The job config: `jobs/<name>/job.yaml` as frozen attrs classes.
+
+Loading runs in three steps: YAML is parsed; `${VAR}` (or `${VAR:-default}`) is
+substituted from the environment and `key.path=value` overrides are applied, both only
+when a job is run or deployed; the result is structured by one shared cattrs converter.
+Every problem is reported at once, each starting with the file and the dotted key:
+
+    jobs/fingerprint/job.yaml: events.inputs[0].subscription: expected a string, found 42 (int)
+    jobs/fingerprint/job.yaml: data.inptus: unknown key; did you mean 'inputs'?
+
+`load_job_config(path, env=None)` leaves `${...}` templates in place and only checks the
+structure (what the DAG registry does inside a Bazel action, with no environment).
+
+>>> config = parse_job_config('''
+... job_name: fingerprint
+... version: 2
+... data:
+...   inputs: [{name: audio, location: "gs://${BUCKET}/normalized", suffix: .flac}]
+... ''', env={"BUCKET": "tracks"})
+>>> config.job_name, config.version, config.data.inputs[0].location
+('fingerprint', '2', 'gs://tracks/normalized')
+"""
+
+from __future__ import annotations
+
+import contextvars
+import difflib
+import os
+import pathlib
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, get_args, get_origin
+
+import attrs
+import cattrs
+import yaml
+from cattrs.errors import (
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+    IterableValidationNote,
+)
+
+from cadenza.core.decode import DecodePolicy, Format
+from cadenza.core.errors import ConfigError
+
+JOB_NAME = re.compile(r"^[a-z][a-z0-9-]{2,62}$")
+DATA_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+PROFILE_NAMES = ("local", "dask", "dataflow")
+
+_TEMPLATE_MODE = contextvars.ContextVar("template_mode", default=False)
+
+
+# ---- the schema ---------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class PubSubInput:
+    """Stream messages from a Pub/Sub subscription."""
+
+    type: Literal["pubsub"] = "pubsub"
+    subscription: str
+
+
+@attrs.frozen(kw_only=True)
+class GcsNotificationInput:
+    """Stream upload notifications for objects in `bucket` under `prefix`."""
+
+    type: Literal["gcs_notification"] = "gcs_notification"
+    bucket: str
+    prefix: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class FileInput:
+    """Batch: one element id per line of a file (any Beam filesystem path)."""
+
+    type: Literal["file"] = "file"
+    path: str
+
+
+@attrs.frozen(kw_only=True)
+class ListingInput:
+    """Batch: every object under a bucket prefix or folder; the id is the name less suffix."""
+
+    type: Literal["listing"] = "listing"
+    location: str
+    suffix: str = ""
+
+
+EventInput = PubSubInput | GcsNotificationInput | FileInput | ListingInput
+EVENT_INPUT_TYPES: dict[str, type] = {
+    "pubsub": PubSubInput,
+    "gcs_notification": GcsNotificationInput,
+    "file": FileInput,
+    "listing": ListingInput,
+}
+
+
+@attrs.frozen(kw_only=True)
+class PubSubOutput:
+    """Publish the job's output message to a Pub/Sub topic."""
+
+    type: Literal["pubsub"] = "pubsub"
+    topic: str
+
+
+@attrs.frozen(kw_only=True)
+class EventsConfig:
+    """Where messages come from and go to, and which foreign formats are accepted."""
+
+    accept: tuple[Format, ...] = ()
+    inputs: tuple[EventInput, ...] = ()
+    outputs: tuple[PubSubOutput, ...] = ()
+
+    @property
+    def decode_policy(self) -> DecodePolicy:
+        return DecodePolicy(accept=self.accept)
+
+
+@attrs.frozen(kw_only=True)
+class DataLocation:
+    """One named data input or output: `location/<element><suffix>`."""
+
+    name: str
+    location: str
+    suffix: str = ""
+    skip_existence_check: bool = False
+
+    def path_for(self, element: str) -> str:
+        """Where this location keeps `element`'s file."""
+        return f"{self.location.rstrip('/')}/{element}{self.suffix}"
+
+
+@attrs.frozen(kw_only=True)
+class DataConfig:
+    inputs: tuple[DataLocation, ...] = ()
+    outputs: tuple[DataLocation, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class Profile:
+    """How to run the job: a runner and its pipeline options.
+
+    `local` is Beam's embedded runner; `dask` needs `scheduler` (a dask.distributed
+    address); `dataflow` needs `project`, `region` and `temp_location`.
+    """
+
+    runner: str
+    options: dict[str, Any] = attrs.field(factory=dict)
+    scheduler: str | None = None
+    project: str | None = None
+    region: str | None = None
+    temp_location: str | None = None
+    sdk_container_image: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class JobConfig:
+    """One job's config, as loaded from its job.yaml."""
+
+    job_name: str
+    version: str = "1"
+    description: str = ""
+    upstream: tuple[str, ...] = ()
+    events: EventsConfig = attrs.field(factory=EventsConfig)
+    data: DataConfig = attrs.field(factory=DataConfig)
+    params: Any = attrs.field(factory=dict)
+    reprocess_on_version_change: bool = False
+    profiles: dict[str, Profile] = attrs.field(factory=lambda: {"local": Profile(runner="local")})
+
+    def profile(self, name: str) -> Profile:
+        """The named profile; raises ConfigError listing the ones there are."""
+        if name not in self.profiles:
+            raise ConfigError(
+                f"{self.job_name}: no profile {name!r}; this job has {sorted(self.profiles)}"
+            )
+        return self.profiles[name]
+
+
+# ---- the converter ------------------------------------------------------------------
+
+
+def _is_placeholder(value) -> bool:
+    return isinstance(value, str) and _TEMPLATE_MODE.get() and PLACEHOLDER.fullmatch(value.strip())
+
+
+def _describe(value) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+def _structure_str(value, _):
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, found {_describe(value)}")
+    return value
+
+
+def _structure_bool(value, _):
+    if _is_placeholder(value):
+        return False
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, found {_describe(value)}")
+    return value
+
+
+def _structure_int(value, _):
+    if _is_placeholder(value):
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected an integer, found {_describe(value)}")
+    return value
+
+
+def _structure_format(value, _):
+    names = [f.value for f in Format]
+    if value not in names:
+        raise ValueError(
+            f"expected one of {names}, found {_describe(value)}{_suggest(value, names)}"
+        )
+    return Format(value)
+
+
+def _structure_event_input(value, _):
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected a mapping with a `type`, found {_describe(value)}")
+    kind = value.get("type")
+    if kind not in EVENT_INPUT_TYPES:
+        names = sorted(EVENT_INPUT_TYPES)
+        raise _KeyProblem(
+            "type", f"expected one of {names}, found {_describe(kind)}{_suggest(kind, names)}"
+        )
+    return converter.structure(value, EVENT_INPUT_TYPES[kind])
+
+
+def _is_homogeneous_tuple(t) -> bool:
+    args = get_args(t)
+    return get_origin(t) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
+def _structure_tuple(value, t):
+    """A YAML list into a tuple; a lone string is refused, not split into characters."""
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"expected a list, found {_describe(value)}")
+    inner = get_args(t)[0]
+    items, errors = [], []
+    for index, item in enumerate(value):
+        try:
+            items.append(converter.structure(item, inner))
+        except Exception as err:
+            note = IterableValidationNote(f"Structuring {t} @ index {index}", index, inner)
+            err.__notes__ = [*getattr(err, "__notes__", []), note]
+            errors.append(err)
+    if errors:
+        raise IterableValidationError(f"While structuring {t!r}", errors, t)
+    return tuple(items)
+
+
+converter = cattrs.Converter(forbid_extra_keys=True)
+converter.register_structure_hook_func(_is_homogeneous_tuple, _structure_tuple)
+converter.register_structure_hook(str, _structure_str)
+converter.register_structure_hook(bool, _structure_bool)
+converter.register_structure_hook(int, _structure_int)
+converter.register_structure_hook(Format, _structure_format)
+converter.register_structure_hook(EventInput, _structure_event_input)
+converter.register_structure_hook(Any, lambda value, _: value)
+
+
+class _KeyProblem(ValueError):
+    """A problem with one key below the value being structured."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+
+
+# ---- errors with dotted keys --------------------------------------------------------
+
+
+def _suggest(value, candidates) -> str:
+    close = difflib.get_close_matches(str(value), [str(c) for c in candidates], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _join(path: str, part) -> str:
+    if isinstance(part, int):
+        return f"{path}[{part}]"
+    return f"{path}.{part}" if path else str(part)
+
+
+def _note_part(note):
+    if hasattr(note, "name"):
+        return note.name
+    if hasattr(note, "index"):
+        return note.index
+    return None
+
+
+def _problems(err: BaseException, path: str) -> list[tuple[str, str]]:
+    """(dotted key, message) for every leaf error in a cattrs exception tree."""
+    found = []
+    if isinstance(err, ForbiddenExtraKeysError):
+        known = [a.name for a in attrs.fields(err.cl)]
+        for key in sorted(err.extra_fields):
+            found.append((_join(path, key), f"unknown key{_suggest(key, known)}"))
+        return found
+    if isinstance(err, ClassValidationError | IterableValidationError):
+        for sub in err.exceptions:
+            part = next(
+                (_note_part(n) for n in getattr(sub, "__notes__", []) if _note_part(n) is not None),
+                None,
+            )
+            found.extend(_problems(sub, _join(path, part) if part is not None else path))
+        return found
+    if isinstance(err, _KeyProblem):
+        return [(_join(path, err.key), str(err))]
+    if isinstance(err, KeyError):
+        return [(path, "required key missing")]
+    message = str(err)
+    if isinstance(err, TypeError) and "missing" in message and "required" in message:
+        names = re.findall(r"'([^']+)'", message)
+        return [(_join(path, name), "required key missing") for name in names] or [(path, message)]
+    return [(path, message)]
+
+
+def _raise_problems(source: str, problems: list[tuple[str, str]]) -> None:
+    lines = [f"{source}: {key or '(top level)'}: {message}" for key, message in problems]
+    raise ConfigError("\n".join(lines))
+
+
+# ---- templates and overrides ---------------------------------------------------------
+
+
+def substitute(value, env: Mapping[str, str], path: str = "", missing: list | None = None):
+    """`value` with `${VAR}` / `${VAR:-default}` replaced from `env`, recursively."""
+    if isinstance(value, str):
+
+        def replace(match):
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            missing.append((path, f"${{{name}}} is not set in the environment"))
+            return match.group(0)
+
+        return PLACEHOLDER.sub(replace, value)
+    if isinstance(value, list):
+        return [substitute(v, env, _join(path, i), missing) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {k: substitute(v, env, _join(path, k), missing) for k, v in value.items()}
+    return value
+
+
+_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def apply_override(raw: dict, override: str) -> dict:
+    """Sets `key.path[0].name=value` in the raw config (value parsed as YAML)."""
+    if "=" not in override:
+        raise ConfigError(f"override {override!r}: expected key.path=value")
+    key, text = override.split("=", 1)
+    parts = [int(i) if i else name for name, i in _SEGMENT.findall(key)]
+    if not parts or "".join(str(p) for p in parts) == "":
+        raise ConfigError(f"override {override!r}: empty key")
+    node, walked = raw, ""
+    for part in parts[:-1]:
+        child = _child(node, part, walked, override)
+        if child is None:
+            child = {}
+            node[part] = child
+        node, walked = child, _join(walked, part)
+    last = parts[-1]
+    if isinstance(last, int):
+        if not isinstance(node, list) or last >= len(node):
+            raise ConfigError(f"override {override!r}: {walked} has no item [{last}]")
+    elif not isinstance(node, dict):
+        raise ConfigError(f"override {override!r}: {walked} is not a mapping")
+    node[last] = yaml.safe_load(text)
+    return raw
+
+
+def _child(node, part, walked, override):
+    if isinstance(part, int):
+        if not isinstance(node, list) or part >= len(node):
+            raise ConfigError(
+                f"override {override!r}: {walked or '(top level)'} has no item [{part}]"
+            )
+        return node[part]
+    if not isinstance(node, dict):
+        raise ConfigError(f"override {override!r}: {walked} is not a mapping")
+    return node.get(part)
+
+
+# ---- loading ----------------------------------------------------------------------------
+
+
+def _check_semantics(config: JobConfig) -> list[tuple[str, str]]:
+    problems = []
+    if not JOB_NAME.match(config.job_name) and not _is_placeholder(config.job_name):
+        problems.append(
+            (
+                "job_name",
+                "expected 3-63 characters a-z, 0-9 and '-', starting with a letter; "
+                f"found {config.job_name!r}",
+            )
+        )
+    for section in ("inputs", "outputs"):
+        seen = set()
+        for i, loc in enumerate(getattr(config.data, section)):
+            if not DATA_NAME.match(loc.name):
+                problems.append(
+                    (
+                        f"data.{section}[{i}].name",
+                        f"expected a lower-case identifier, found {loc.name!r}",
+                    )
+                )
+            if loc.name in seen:
+                problems.append((f"data.{section}[{i}].name", f"duplicate name {loc.name!r}"))
+            seen.add(loc.name)
+            if not loc.location:
+                problems.append((f"data.{section}[{i}].location", "must not be empty"))
+    for name, profile in config.profiles.items():
+        if name not in PROFILE_NAMES:
+            problems.append(
+                (
+                    f"profiles.{name}",
+                    f"unknown profile{_suggest(name, PROFILE_NAMES)} "
+                    f"(expected one of {list(PROFILE_NAMES)})",
+                )
+            )
+        if profile.runner not in PROFILE_NAMES:
+            problems.append(
+                (
+                    f"profiles.{name}.runner",
+                    f"expected one of {list(PROFILE_NAMES)}, found {profile.runner!r}"
+                    + _suggest(profile.runner, PROFILE_NAMES),
+                )
+            )
+        if profile.runner == "dask" and not profile.scheduler:
+            problems.append(
+                (
+                    f"profiles.{name}.scheduler",
+                    "required for the dask runner (e.g. tcp://127.0.0.1:8786)",
+                )
+            )
+        if profile.runner == "dataflow":
+            for key in ("project", "region", "temp_location"):
+                if not getattr(profile, key):
+                    problems.append((f"profiles.{name}.{key}", "required for the dataflow runner"))
+    if config.job_name in config.upstream:
+        problems.append(("upstream", f"{config.job_name!r} cannot be its own upstream"))
+    return problems
+
+
+def _structure(raw, cls, source: str, path: str):
+    try:
+        return converter.structure(raw, cls)
+    except (ClassValidationError, IterableValidationError) as err:
+        _raise_problems(source, _problems(err, path))
+    except _KeyProblem as err:
+        _raise_problems(source, [(_join(path, err.key), str(err))])
+    except (TypeError, ValueError) as err:
+        _raise_problems(source, [(path, str(err))])
+
+
+def parse_job_config(
+    text: str,
+    *,
+    source: str = "<job.yaml>",
+    env: Mapping[str, str] | None = None,
+    overrides: Sequence[str] = (),
+    params_class: type | None = None,
+) -> JobConfig:
+    """Parses job.yaml text. With `env`, substitutes `${VAR}`; without, checks templates only."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{source}: not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level, found {_describe(raw)}")
+    if isinstance(raw.get("version"), int | float) and not isinstance(raw.get("version"), bool):
+        raw["version"] = str(raw["version"])
+    for override in overrides:
+        try:
+            apply_override(raw, override)
+        except ConfigError as err:
+            raise ConfigError(f"{source}: {err}") from None
+    if env is not None:
+        missing: list = []
+        raw = substitute(raw, env, "", missing)
+        if missing:
+            _raise_problems(source, missing)
+    token = _TEMPLATE_MODE.set(env is None)
+    try:
+        config = _structure(raw, JobConfig, source, "")
+        if params_class is not None:
+            params = _structure(config.params or {}, params_class, source, "params")
+            config = attrs.evolve(config, params=params)
+    finally:
+        _TEMPLATE_MODE.reset(token)
+    problems = _check_semantics(config)
+    if problems:
+        _raise_problems(source, problems)
+    return config
+
+
+def load_job_config(
+    path: str | os.PathLike,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Sequence[str] = (),
+    params_class: type | None = None,
+) -> JobConfig:
+    """Loads a job.yaml file; see `parse_job_config`. Errors start with the file's path."""
+    path = pathlib.Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the job config: {err.strerror}") from None
+    return parse_job_config(
+        text, source=str(path), env=env, overrides=overrides, params_class=params_class
+    )

@@ -1,0 +1,228 @@
+"""Job config: valid files, every error path, templating and overrides."""
+
+import pathlib
+
+import attrs
+import pytest
+
+from cadenza.core.config import (
+    FileInput,
+    GcsNotificationInput,
+    ListingInput,
+    PubSubInput,
+    load_job_config,
+    parse_job_config,
+)
+from cadenza.core.decode import Format
+from cadenza.core.errors import ConfigError
+
+DATA = pathlib.Path(__file__).parent / "testdata" / "config"
+ENV = {"PROJECT": "acme-media", "BUCKET": "tracks"}
+
+
+def load(name, **kwargs):
+    return load_job_config(DATA / name, **kwargs)
+
+
+def errors_of(name, **kwargs) -> list[str]:
+    with pytest.raises(ConfigError) as err:
+        load(name, **kwargs)
+    lines = str(err.value).splitlines()
+    assert all(line.startswith(str(DATA / name) + ": ") for line in lines), lines
+    return [line.removeprefix(str(DATA / name) + ": ") for line in lines]
+
+
+def test_full_config_with_environment():
+    config = load("valid_full.yaml", env=ENV)
+    assert (config.job_name, config.version, config.upstream) == (
+        "fingerprint",
+        "3",
+        ("normalize",),
+    )
+    assert config.events.accept == (Format.GCS_NOTIFICATION, Format.RAW)
+    assert config.events.inputs == (
+        PubSubInput(subscription="projects/acme-media/subscriptions/fingerprint"),
+        GcsNotificationInput(bucket="tracks", prefix="incoming/"),
+        FileInput(path="/data/ids.txt"),
+        ListingInput(location="gs://tracks/normalized", suffix=".flac"),
+    )
+    assert config.events.outputs[0].topic == "projects/acme-media/topics/fingerprint-done"
+    assert [d.name for d in config.data.inputs] == ["audio", "catalog"]
+    assert [d.name for d in config.data.outputs] == ["report", "fingerprint"]
+    assert config.data.inputs[1].skip_existence_check is True
+    assert config.data.outputs[0].path_for("t1") == "gs://tracks/fingerprints/t1.json"
+    assert config.profile("dataflow").project == "acme-media"
+    assert config.profile("local").options == {"direct_num_workers": 2}
+    assert config.reprocess_on_version_change is True
+
+
+def test_defaults_fill_the_default_env_value():
+    config = load("valid_full.yaml", env={"PROJECT": "p"})
+    assert config.data.inputs[0].location == "gs://uploads/normalized"
+
+
+def test_templates_are_checked_without_an_environment():
+    config = load("valid_full.yaml")
+    assert config.events.inputs[0].subscription == "projects/${PROJECT}/subscriptions/fingerprint"
+
+
+def test_missing_environment_variables_are_named():
+    assert errors_of("valid_full.yaml", env={}) == [
+        "events.inputs[0].subscription: ${PROJECT} is not set in the environment",
+        "events.outputs[0].topic: ${PROJECT} is not set in the environment",
+        "profiles.dataflow.project: ${PROJECT} is not set in the environment",
+    ]
+
+
+def test_minimal_config_gets_a_local_profile():
+    config = load("minimal.yaml")
+    assert config.version == "1" and config.upstream == ()
+    assert config.profile("local").runner == "local"
+    with pytest.raises(ConfigError, match=r"no profile 'dask'; this job has \['local'\]"):
+        config.profile("dask")
+
+
+def test_typo_suggests_the_closest_key():
+    assert errors_of("typo_key.yaml") == ["data.inptus: unknown key; did you mean 'inputs'?"]
+
+
+def test_every_wrong_value_is_reported_with_its_dotted_key():
+    errors = errors_of("wrong_types.yaml")
+    assert "events.inputs[0].subscription: expected a string, found 42 (int)" in errors
+    assert any(
+        e.startswith("events.inputs[1].type: expected one of") and "did you mean 'pubsub'" in e
+        for e in errors
+    )
+    assert any(
+        e.startswith("events.accept[1]: expected one of") and "did you mean 'raw'" in e
+        for e in errors
+    )
+    assert (
+        "data.outputs[0].skip_existence_check: expected true or false, found 'yes' (str)" in errors
+    )
+    assert "data.outputs[1].name: required key missing" in errors
+    assert any(e.startswith("upstream") for e in errors), errors
+
+
+def test_semantic_errors_are_reported_with_keys():
+    text = """
+job_name: X
+upstream: [X]
+data:
+  outputs:
+    - {name: Report, location: /a}
+    - {name: Report, location: ""}
+profiles:
+  locl: {runner: local}
+  dask: {runner: dask}
+  dataflow: {runner: dataflow, project: p}
+"""
+    with pytest.raises(ConfigError) as err:
+        parse_job_config(text, source="x.yaml")
+    errors = str(err.value).splitlines()
+    assert errors[0].startswith("x.yaml: job_name: expected 3-63 characters")
+    assert "x.yaml: data.outputs[1].name: duplicate name 'Report'" in errors
+    assert "x.yaml: data.outputs[1].location: must not be empty" in errors
+    assert any("profiles.locl: unknown profile; did you mean 'local'?" in e for e in errors)
+    assert (
+        "x.yaml: profiles.dask.scheduler: required for the dask runner (e.g. tcp://127.0.0.1:8786)"
+        in errors
+    )
+    assert "x.yaml: profiles.dataflow.region: required for the dataflow runner" in errors
+    assert "x.yaml: upstream: 'X' cannot be its own upstream" in errors
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (
+            "not_a_mapping.yaml",
+            "expected a mapping at the top level, found ['just', 'a list'] (list)",
+        ),
+        ("bad_yaml.yaml", "not valid YAML"),
+        ("no_such_file.yaml", "cannot read the job config: No such file or directory"),
+    ],
+)
+def test_unreadable_files(name, message):
+    with pytest.raises(ConfigError, match=rf"^{DATA / name}: ") as err:
+        load(name)
+    assert message in str(err.value)
+
+
+def test_overrides_set_typed_values_by_dotted_path():
+    config = load(
+        "valid_full.yaml",
+        env=ENV,
+        overrides=[
+            "data.inputs[0].location=/local/audio",
+            "profiles.local.options.direct_num_workers=4",
+            "reprocess_on_version_change=false",
+            "params.min_score=12",
+        ],
+    )
+    assert config.data.inputs[0].location == "/local/audio"
+    assert config.profile("local").options["direct_num_workers"] == 4
+    assert config.reprocess_on_version_change is False
+    assert config.params["min_score"] == 12
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("data.inputs[7].location=/x", "data.inputs has no item [7]"),
+        ("job_name", "expected key.path=value"),
+        ("job_name.first=x", "job_name is not a mapping"),
+    ],
+)
+def test_bad_overrides(override, message):
+    with pytest.raises(ConfigError, match="override") as err:
+        load("valid_full.yaml", env=ENV, overrides=[override])
+    assert message in str(err.value)
+
+
+def test_override_with_the_wrong_type_is_reported_at_its_key():
+    with pytest.raises(
+        ConfigError, match=r"data.inputs\[0\].suffix: expected a string, found 3 \(int\)"
+    ):
+        load("valid_full.yaml", env=ENV, overrides=["data.inputs[0].suffix=3"])
+
+
+@attrs.frozen(kw_only=True)
+class FingerprintParams:
+    min_score: int
+    bands: tuple[int, ...] = ()
+
+
+def test_params_are_validated_by_the_jobs_class():
+    config = load("valid_full.yaml", env=ENV, params_class=FingerprintParams)
+    assert config.params == FingerprintParams(min_score=8, bands=(1, 2, 3))
+    with pytest.raises(
+        ConfigError, match=r"params.min_score: expected an integer, found 'high' \(str\)"
+    ):
+        load(
+            "valid_full.yaml",
+            env=ENV,
+            overrides=["params.min_score=high"],
+            params_class=FingerprintParams,
+        )
+    with pytest.raises(
+        ConfigError, match=r"params.min_scor: unknown key; did you mean 'min_score'\?"
+    ):
+        load(
+            "valid_full.yaml",
+            env=ENV,
+            overrides=["params.min_scor=1"],
+            params_class=FingerprintParams,
+        )
+
+
+def test_templated_integers_pass_template_validation_only():
+    text = "job_name: abc\nprofiles:\n  local: {runner: local}\nparams: {n: '${N}'}\n"
+    assert parse_job_config(text).params == {"n": "${N}"}
+    with pytest.raises(ConfigError, match=r"params.n: expected an integer, found 'x' \(str\)"):
+        parse_job_config(text, env={"N": "x"}, params_class=_NParams)
+
+
+@attrs.frozen
+class _NParams:
+    n: int
