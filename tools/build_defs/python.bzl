@@ -87,12 +87,13 @@ def pytest_benchmark(name, src, deps = [], tags = [], **kwargs):
         **kwargs
     )
 
-def doctest_test(name, srcs, deps = [], **kwargs):
+def doctest_test(name, srcs, docs = [], deps = [], **kwargs):
     """Runs the examples in the docstrings of `srcs` as tests (pytest --doctest-modules).
 
     Args:
       name: the test target's name.
       srcs: the modules whose docstring examples run.
+      docs: Markdown files whose `>>>` examples run.
       deps: libraries the modules import.
       **kwargs: passed to py_test.
     """
@@ -100,7 +101,9 @@ def doctest_test(name, srcs, deps = [], **kwargs):
         name = name,
         srcs = srcs + ["//tools/pytest:pytest_main.py"],
         main = "//tools/pytest:pytest_main.py",
-        args = ["--doctest-modules"] + ["$(location %s)" % s for s in srcs],
+        args = ["--doctest-modules", "--doctest-glob=*.md"] +
+               ["$(location %s)" % s for s in srcs + docs],
+        data = docs,
         deps = deps + [
             "//tools/pytest:fixtures",
             "@pypi//:pytest",
