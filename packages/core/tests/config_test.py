@@ -226,3 +226,45 @@ def test_templated_integers_pass_template_validation_only():
 @attrs.frozen
 class _NParams:
     n: int
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "job_name: abc\nevents: {inputs: [oops]}",
+            "events.inputs[0]: expected a mapping with a `type`",
+        ),
+        (
+            "job_name: abc\nevents: {inputs: [{subscription: s}]}",
+            "events.inputs[0].type: expected one of",
+        ),
+        (
+            "job_name: abc\nevents: {inputs: [{type: file}]}",
+            "events.inputs[0].path: required key missing",
+        ),
+        (
+            "job_name: abc\nprofiles: {local: {runner: lcoal}}",
+            "profiles.local.runner: expected one of",
+        ),
+        (
+            "job_name: abc\ndata: {inputs: {name: a}}",
+            "data.inputs: expected a list, found {'name': 'a'} (dict)",
+        ),
+        (
+            "job_name: abc\nreprocess_on_version_change: 1",
+            "reprocess_on_version_change: expected true or false",
+        ),
+        ("version: 2", "job_name: required key missing"),
+    ],
+)
+def test_more_error_paths(text, message):
+    with pytest.raises(ConfigError) as err:
+        parse_job_config(text, source="j.yaml")
+    assert message in str(err.value)
+    assert str(err.value).startswith("j.yaml: ")
+
+
+def test_override_with_an_empty_key_and_unknown_profile_names():
+    with pytest.raises(ConfigError, match="empty key"):
+        parse_job_config("job_name: abc", overrides=["=3"])
