@@ -268,3 +268,22 @@ def test_more_error_paths(text, message):
 def test_override_with_an_empty_key_and_unknown_profile_names():
     with pytest.raises(ConfigError, match="empty key"):
         parse_job_config("job_name: abc", overrides=["=3"])
+
+
+def test_execution_and_dead_letter_settings():
+    text = """
+job_name: abc
+dead_letter: {location: /tmp/dead, topic: abc-dead}
+execution: {timeout_s: 2.5, retries: 3, retry_backoff_s: 1}
+"""
+    config = parse_job_config(text)
+    assert config.dead_letter.location == "/tmp/dead" and config.dead_letter.topic == "abc-dead"
+    assert (config.execution.timeout_s, config.execution.retries) == (2.5, 3)
+    assert config.execution.retry_backoff_s == 1.0
+    with pytest.raises(ConfigError) as err:
+        parse_job_config(
+            "job_name: abc\nexecution: {timeout_s: '2s', retries: -1}", source="j.yaml"
+        )
+    assert "j.yaml: execution.timeout_s: expected a number, found '2s' (str)" in str(err.value)
+    with pytest.raises(ConfigError, match=r"execution\.retries: expected 0 or more, found -1"):
+        parse_job_config("job_name: abc\nexecution: {retries: -1}")

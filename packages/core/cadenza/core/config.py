@@ -140,6 +140,27 @@ class DataConfig:
 
 
 @attrs.frozen(kw_only=True)
+class DeadLetterConfig:
+    """Where failed messages go, with their reason: a folder/bucket of JSON records
+    (`location`) and/or a Pub/Sub `topic`. Without either, records go to the job's
+    local state folder."""
+
+    location: str | None = None
+    topic: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ExecutionConfig:
+    """Per-element limits: a timeout for the job's logic, and retries with exponential
+    backoff for transient errors (ConnectionError, TimeoutError and the job's own
+    `transient_errors`)."""
+
+    timeout_s: float | None = None
+    retries: int = 0
+    retry_backoff_s: float = 0.5
+
+
+@attrs.frozen(kw_only=True)
 class Profile:
     """How to run the job: a runner and its pipeline options.
 
@@ -168,6 +189,8 @@ class JobConfig:
     data: DataConfig = attrs.field(factory=DataConfig)
     params: Any = attrs.field(factory=dict)
     reprocess_on_version_change: bool = False
+    dead_letter: DeadLetterConfig = attrs.field(factory=DeadLetterConfig)
+    execution: ExecutionConfig = attrs.field(factory=ExecutionConfig)
     profiles: dict[str, Profile] = attrs.field(factory=lambda: {"local": Profile(runner="local")})
 
     def profile(self, name: str) -> Profile:
@@ -210,6 +233,14 @@ def _structure_int(value, _):
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"expected an integer, found {_describe(value)}")
     return value
+
+
+def _structure_float(value, _):
+    if _is_placeholder(value):
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a number, found {_describe(value)}")
+    return float(value)
 
 
 def _structure_format(value, _):
@@ -261,6 +292,7 @@ converter.register_structure_hook_func(_is_homogeneous_tuple, _structure_tuple)
 converter.register_structure_hook(str, _structure_str)
 converter.register_structure_hook(bool, _structure_bool)
 converter.register_structure_hook(int, _structure_int)
+converter.register_structure_hook(float, _structure_float)
 converter.register_structure_hook(Format, _structure_format)
 converter.register_structure_hook(EventInput, _structure_event_input)
 converter.register_structure_hook(Any, lambda value, _: value)
@@ -448,6 +480,13 @@ def _check_semantics(config: JobConfig) -> list[tuple[str, str]]:
             for key in ("project", "region", "temp_location"):
                 if not getattr(profile, key):
                     problems.append((f"profiles.{name}.{key}", "required for the dataflow runner"))
+    execution = config.execution
+    if execution.timeout_s is not None and execution.timeout_s <= 0:
+        problems.append(
+            ("execution.timeout_s", f"expected a positive number, found {execution.timeout_s}")
+        )
+    if execution.retries < 0:
+        problems.append(("execution.retries", f"expected 0 or more, found {execution.retries}"))
     if config.job_name in config.upstream:
         problems.append(("upstream", f"{config.job_name!r} cannot be its own upstream"))
     return problems
