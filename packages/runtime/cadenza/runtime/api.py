@@ -1,0 +1,141 @@
+"""The job API: what a job author writes, and what the runtime hands it per element.
+
+A job's logic is a `JobLogic` subclass. `setup()` runs once per worker (load a model,
+open an index); `process(ctx)` runs once per message and returns a `Result`:
+
+    class Describe(JobLogic):
+        def process(self, ctx: ElementContext) -> Result:
+            data = ctx.inputs["audio"].read_bytes()
+            ctx.metrics.counter("bytes").inc(len(data))
+            return Result(outputs={"report": {"bytes": len(data)}})
+
+The runtime fetches inputs (as bytes, a stream, or a local file), writes the outputs
+(bytes as they are, dicts and lists as JSON, a `pathlib.Path` by copying the file),
+records provenance, publishes the message to the job's children and dead-letters
+failures. The job never writes storage code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pathlib
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from typing import Any, BinaryIO
+
+import attrs
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+
+from cadenza.core import DataLocation, JobConfig, Message
+
+OutputContent = bytes | dict | list | pathlib.Path
+
+
+@attrs.frozen(kw_only=True)
+class Result:
+    """What the logic produced: content per named data output, and an optional new payload.
+
+    Every data output the config declares must be present, unless `partial=True`.
+    """
+
+    outputs: Mapping[str, OutputContent] = attrs.field(factory=dict)
+    payload: bytes | None = None
+    partial: bool = False
+
+
+@attrs.frozen
+class InputHandle:
+    """One data input of one element: its path, and ways to read it."""
+
+    name: str
+    path: str
+
+    def exists(self) -> bool:
+        return FileSystems.exists(self.path)
+
+    def read_bytes(self) -> bytes:
+        with FileSystems.open(self.path) as handle:
+            return handle.read()
+
+    def open(self) -> BinaryIO:
+        """A binary stream; close it (or use `with`)."""
+        return FileSystems.open(self.path)
+
+    @contextlib.contextmanager
+    def local_path(self) -> Iterator[pathlib.Path]:
+        """A local file path for libraries that need one (copied from remote storage)."""
+        if "://" not in self.path:
+            yield pathlib.Path(self.path)
+            return
+        suffix = os.path.splitext(self.path)[1]
+        with tempfile.TemporaryDirectory(prefix="cadenza-input-") as scratch:
+            local = pathlib.Path(scratch) / f"{self.name}{suffix}"
+            with FileSystems.open(self.path) as src, open(local, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            yield local
+
+
+class JobMetrics:
+    """Beam metrics in the job's namespace: `ctx.metrics.counter("hashes").inc(n)`."""
+
+    def __init__(self, job: str):
+        self._namespace = f"cadenza.{job}"
+
+    def counter(self, name: str):
+        return Metrics.counter(self._namespace, name)
+
+    def distribution(self, name: str):
+        return Metrics.distribution(self._namespace, name)
+
+
+class ElementLogger(logging.LoggerAdapter):
+    """A logger whose every record carries the job, the element and the trace id."""
+
+    def process(self, msg, kwargs):
+        extra = dict(self.extra)
+        extra.update(kwargs.get("extra", {}))
+        kwargs["extra"] = extra
+        return f"[{extra['job']} {extra['element']} trace={extra['trace_id']}] {msg}", kwargs
+
+
+@attrs.frozen(kw_only=True)
+class ElementContext:
+    """Everything the logic gets for one message."""
+
+    element: str
+    payload: bytes | None
+    message: Message
+    inputs: Mapping[str, InputHandle]
+    outputs: Mapping[str, str]  # name -> the path the runtime will write
+    params: Any
+    log: ElementLogger
+    metrics: JobMetrics
+    config: JobConfig
+
+
+class JobLogic:
+    """Base class of a job's logic. Override `process`; `setup` is optional."""
+
+    #: exception types worth retrying (besides ConnectionError and TimeoutError)
+    transient_errors: tuple[type[BaseException], ...] = ()
+
+    def setup(self, config: JobConfig) -> None:
+        """Runs once per worker before any element: open models, indexes, clients."""
+
+    def process(self, ctx: ElementContext) -> Result:
+        raise NotImplementedError(f"{type(self).__name__} must implement process(ctx)")
+
+    def teardown(self) -> None:
+        """Runs when the worker stops."""
+
+
+def resolve_inputs(locations: tuple[DataLocation, ...], element: str) -> dict[str, InputHandle]:
+    return {loc.name: InputHandle(loc.name, loc.path_for(element)) for loc in locations}
+
+
+def resolve_outputs(locations: tuple[DataLocation, ...], element: str) -> dict[str, str]:
+    return {loc.name: loc.path_for(element) for loc in locations}

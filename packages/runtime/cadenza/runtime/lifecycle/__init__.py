@@ -1,0 +1,69 @@
+"""The message lifecycle: small composite transforms, applied in this order.
+
+decode -> recipients -> ping -> outputs exist? -> inputs exist? -> logic -> write
+outputs -> publish. Each step's failures go to the dead-letter output with a reason;
+`Lifecycle` chains them and returns the three results of a run.
+"""
+
+from __future__ import annotations
+
+import apache_beam as beam
+
+from cadenza.core import JobConfig
+from cadenza.runtime.api import JobLogic
+from cadenza.runtime.lifecycle.decoding import DecodeMessages
+from cadenza.runtime.lifecycle.existence import RequireInputs, SkipExistingOutputs
+from cadenza.runtime.lifecycle.logic import RunLogic
+from cadenza.runtime.lifecycle.publishing import EncodeForChildren
+from cadenza.runtime.lifecycle.records import DEAD_LETTER, FINISHED, PUBLISH, DeadLetter
+from cadenza.runtime.lifecycle.routing import CheckRecipients, PassPings
+from cadenza.runtime.lifecycle.writing import WriteOutputs
+
+__all__ = [
+    "CheckRecipients",
+    "DeadLetter",
+    "DecodeMessages",
+    "EncodeForChildren",
+    "Lifecycle",
+    "PassPings",
+    "RequireInputs",
+    "RunLogic",
+    "SkipExistingOutputs",
+    "WriteOutputs",
+]
+
+
+class Lifecycle(beam.PTransform):
+    """Raw events -> {"published": encoded messages for the children,
+    "finished": messages this job did not act on, "dead_letter": DeadLetter records}."""
+
+    def __init__(self, config: JobConfig, logic: JobLogic):
+        super().__init__()
+        self._config, self._logic = config, logic
+
+    def expand(self, events):
+        config = self._config
+        job, version = config.job_name, config.version
+        published, finished, dead = [], [], []
+
+        def step(pcoll, transform):
+            out = pcoll | transform
+            published.append(out[PUBLISH])
+            finished.append(out[FINISHED])
+            dead.append(out[DEAD_LETTER])
+            return out.main
+
+        messages = step(events, "Decode" >> DecodeMessages(job, config.events.decode_policy))
+        messages = step(messages, "Recipients" >> CheckRecipients(job, version))
+        messages = step(messages, "Ping" >> PassPings(job, version))
+        messages = step(messages, "SkipExisting" >> SkipExistingOutputs(config))
+        messages = step(messages, "RequireInputs" >> RequireInputs(config))
+        results = step(messages, "Logic" >> RunLogic(config, self._logic))
+        step(results, "Write" >> WriteOutputs(config))
+        return {
+            "published": tuple(published)
+            | "AllPublished" >> beam.Flatten()
+            | "Encode" >> EncodeForChildren(job),
+            "finished": tuple(finished) | "AllFinished" >> beam.Flatten(),
+            "dead_letter": tuple(dead) | "AllDeadLetters" >> beam.Flatten(),
+        }

@@ -1,0 +1,42 @@
+"""Step 1: decode what arrived into messages (foreign formats per the job's config)."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+
+from cadenza.core import DecodePolicy, MessageDecodeError, NotAnUploadEvent, decode
+from cadenza.runtime.lifecycle._step import count, with_step_outputs
+from cadenza.runtime.lifecycle.records import DEAD_LETTER, DeadLetter
+
+
+class _DecodeFn(beam.DoFn):
+    def __init__(self, job: str, policy: DecodePolicy):
+        self._job, self._policy = job, policy
+
+    def process(self, event):
+        data, attributes = event if isinstance(event, tuple) else (event, None)
+        try:
+            message = decode(data, attributes, self._policy)
+        except NotAnUploadEvent:
+            count(self._job, "ignored_storage_events")  # deletes and the like: nothing to do
+            return
+        except MessageDecodeError as err:
+            count(self._job, "dead_letter_decode")
+            yield beam.pvalue.TaggedOutput(
+                DEAD_LETTER,
+                DeadLetter(job=self._job, stage="decode", reason=str(err), message=bytes(data)),
+            )
+            return
+        count(self._job, "received")
+        yield message
+
+
+class DecodeMessages(beam.PTransform):
+    """bytes, or (bytes, Pub/Sub attributes) -> Message; undecodable input is dead-lettered."""
+
+    def __init__(self, job: str, policy: DecodePolicy):
+        super().__init__()
+        self._job, self._policy = job, policy
+
+    def expand(self, events):
+        return events | with_step_outputs("Decode", _DecodeFn(self._job, self._policy))

@@ -1,0 +1,142 @@
+"""Step 7: run the job's logic, with a timeout and retries for transient errors.
+
+The logic runs on a worker thread of the DoFn (no process per call). When it overruns
+the timeout the element is dead-lettered at once; if the thread finishes later, its
+result is discarded, never written. Transient errors (ConnectionError, TimeoutError
+and the logic's `transient_errors`) are retried with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import time
+
+import apache_beam as beam
+
+from cadenza.core import JobConfig
+from cadenza.runtime.api import (
+    ElementContext,
+    ElementLogger,
+    JobLogic,
+    JobMetrics,
+    Result,
+    resolve_inputs,
+    resolve_outputs,
+)
+from cadenza.runtime.lifecycle._step import count, with_step_outputs
+from cadenza.runtime.lifecycle.records import DEAD_LETTER, DeadLetter
+
+LOGGER = logging.getLogger("cadenza.job")
+ALWAYS_TRANSIENT = (ConnectionError, TimeoutError)
+
+
+class LogicTimeout(TimeoutError):
+    """The logic took longer than the job's `execution.timeout_s`."""
+
+
+def check_result(config: JobConfig, result) -> str | None:
+    """Why a value returned by the logic is not a valid Result, or None."""
+    if not isinstance(result, Result):
+        return f"process() returned {type(result).__name__}, expected cadenza.runtime.Result"
+    declared = {loc.name for loc in config.data.outputs}
+    unknown = sorted(set(result.outputs) - declared)
+    if unknown:
+        return (
+            f"process() returned undeclared outputs {unknown}; data.outputs are {sorted(declared)}"
+        )
+    missing = sorted(declared - set(result.outputs))
+    if missing and not result.partial:
+        return f"process() returned no content for outputs {missing} (set partial=True if meant)"
+    return None
+
+
+class _RunLogicFn(beam.DoFn):
+    def __init__(self, config: JobConfig, logic: JobLogic):
+        self._config, self._logic = config, logic
+        self._pool = None
+
+    def setup(self):
+        self._logic.setup(self._config)
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=4, thread_name_prefix=f"cadenza-{self._config.job_name}"
+        )
+
+    def teardown(self):
+        self._logic.teardown()
+        if self._pool:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _context(self, message) -> ElementContext:
+        config = self._config
+        extra = {"job": config.job_name, "element": message.element, "trace_id": message.trace_id}
+        return ElementContext(
+            element=message.element,
+            payload=message.payload,
+            message=message,
+            inputs=resolve_inputs(config.data.inputs, message.element),
+            outputs=resolve_outputs(config.data.outputs, message.element),
+            params=config.params,
+            log=ElementLogger(LOGGER, extra),
+            metrics=JobMetrics(config.job_name),
+            config=config,
+        )
+
+    def _call_once(self, ctx: ElementContext):
+        timeout = self._config.execution.timeout_s
+        future = self._pool.submit(self._logic.process, ctx)
+        try:
+            return future.result(timeout=timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()  # if it is already running, its result is simply never used
+            raise LogicTimeout(f"process() took longer than {timeout} s") from None
+
+    def process(self, message):
+        execution = self._config.execution
+        transient = ALWAYS_TRANSIENT + tuple(self._logic.transient_errors)
+        ctx = self._context(message)
+        started = time.monotonic()
+        for attempt in range(execution.retries + 1):
+            try:
+                result = self._call_once(ctx)
+                break
+            except LogicTimeout as err:
+                yield self._dead(message, str(err), err)
+                return
+            except transient as err:
+                if attempt == execution.retries:
+                    reason = (
+                        f"transient error, {attempt + 1} attempt(s): {type(err).__name__}: {err}"
+                    )
+                    yield self._dead(message, reason, err)
+                    return
+                count(self._config.job_name, "retries")
+                time.sleep(execution.retry_backoff_s * 2**attempt)
+            except Exception as err:
+                yield self._dead(message, f"{type(err).__name__}: {err}", err)
+                return
+        elapsed_ms = int((time.monotonic() - started) * 1000)
+        JobMetrics(self._config.job_name).distribution("logic_ms").update(elapsed_ms)
+        problem = check_result(self._config, result)
+        if problem:
+            yield self._dead(message, problem)
+            return
+        yield message, result
+
+    def _dead(self, message, reason, error=None):
+        count(self._config.job_name, "dead_letter_logic")
+        record = DeadLetter.for_message(self._config.job_name, "logic", message, reason, error)
+        return beam.pvalue.TaggedOutput(DEAD_LETTER, record)
+
+
+class RunLogic(beam.PTransform):
+    """Message -> (message, Result); failures and timeouts are dead-lettered with reasons."""
+
+    def __init__(self, config: JobConfig, logic: JobLogic):
+        super().__init__()
+        if not isinstance(logic, JobLogic):
+            raise TypeError(f"RunLogic needs a JobLogic instance, got {type(logic).__name__}")
+        self._config, self._logic = config, logic
+
+    def expand(self, messages):
+        return messages | with_step_outputs("RunLogic", _RunLogicFn(self._config, self._logic))

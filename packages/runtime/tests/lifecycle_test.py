@@ -1,0 +1,80 @@
+"""The whole lifecycle through the test kit: outcomes, audit logs, children's messages."""
+
+import time
+
+from jobs_for_tests import Describe, Flaky, make_config, put_input
+
+from cadenza.core import Message, Outcome, Recipients
+from cadenza.runtime.testing import dead_letter_reasons, run_lifecycle
+
+
+def test_every_path_of_the_lifecycle(tmp_path):
+    config = make_config(tmp_path)
+    for element in ("t1", "t2", "bad"):
+        put_input(tmp_path, element, "fail" if element == "bad" else "hello " + element)
+    items = [
+        "t1",
+        Message.new("t2", trace_id="upload-7"),
+        "bad",
+        "missing",
+        Message.new("pinged", ping=True),
+        Message.new("other", recipients=Recipients.only(["features"])),
+        b"not a message",
+    ]
+    outcome = run_lifecycle(config, Describe(), items)
+    published = {m.element: m for m in outcome.published}
+    assert set(published) == {"t1", "t2", "pinged"}
+    assert published["t2"].trace_id == "upload-7"
+    assert [e.outcome for e in published["t1"].audit_log] == [Outcome.PROCESSED]
+    assert published["pinged"].audit_log[-1].outcome == Outcome.PING
+    assert [m.element for m in outcome.finished] == ["other"]
+    reasons = dead_letter_reasons(outcome)
+    assert reasons["bad"] == "ValueError: input of bad asks to fail"
+    assert reasons["missing"].startswith("data input missing: audio")
+    assert reasons[""].startswith("13 bytes starting b'not a message'")
+    assert (tmp_path / "out" / "t2.json").exists() and not (
+        tmp_path / "out" / "pinged.json"
+    ).exists()
+
+
+def test_second_run_skips_existing_outputs_and_force_redoes_them(tmp_path):
+    config = make_config(tmp_path)
+    put_input(tmp_path, "t1")
+    run_lifecycle(config, Describe(), ["t1"])
+    again = run_lifecycle(config, Describe(), ["t1", Message.new("t1", force=True)])
+    assert sorted(m.audit_log[-1].outcome.value for m in again.published) == [
+        "processed",
+        "skipped-output-exists",
+    ]
+
+
+def test_bottom_up_target_releases_its_children(tmp_path):
+    config = make_config(tmp_path)
+    put_input(tmp_path, "t1")
+    message = Message.new(
+        "t1", recipients=Recipients.only(["describe"], trigger_children_of="describe")
+    )
+    outcome = run_lifecycle(config, Describe(), [message])
+    (child,) = outcome.published
+    assert child.recipients.is_anyone
+    assert child.trace_id == message.trace_id and child.message_id != message.message_id
+
+
+def test_transient_errors_are_retried_then_dead_lettered(tmp_path):
+    config = make_config(tmp_path, "execution: {retries: 2, retry_backoff_s: 0.01}")
+    put_input(tmp_path, "t1")
+    assert [m.element for m in run_lifecycle(config, Flaky(failures=2), ["t1"]).published] == ["t1"]
+    put_input(tmp_path, "t2")
+    outcome = run_lifecycle(config, Flaky(failures=3), ["t2"])
+    assert dead_letter_reasons(outcome) == {
+        "t2": "transient error, 3 attempt(s): ConnectionError: attempt 3 refused"
+    }
+
+
+def test_a_result_after_its_timeout_is_never_written(tmp_path):
+    config = make_config(tmp_path, "execution: {timeout_s: 0.3}")
+    put_input(tmp_path, "late", "sleep 1.0")
+    outcome = run_lifecycle(config, Describe(), ["late"])
+    assert dead_letter_reasons(outcome) == {"late": "process() took longer than 0.3 s"}
+    time.sleep(1.5)  # the logic's thread has finished by now
+    assert not (tmp_path / "out" / "late.json").exists()

@@ -1,0 +1,197 @@
+"""Each lifecycle step alone, on TestPipeline: its good output and its dead letters."""
+
+import apache_beam as beam
+import pytest
+from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+from jobs_for_tests import Describe, make_config, put_input
+
+from cadenza.core import DecodePolicy, Format, Message, Outcome, Recipients, encode
+from cadenza.runtime.lifecycle import (
+    CheckRecipients,
+    DecodeMessages,
+    PassPings,
+    RequireInputs,
+    RunLogic,
+    SkipExistingOutputs,
+    WriteOutputs,
+)
+from cadenza.runtime.lifecycle.records import DEAD_LETTER, FINISHED, PUBLISH
+from cadenza.runtime.storage import read_provenance
+
+
+def pipeline():
+    return TestPipeline(runner=FnApiRunner())
+
+
+def elements(pcoll, label):
+    return pcoll | label >> beam.Map(lambda m: m.element)
+
+
+def outcomes(pcoll, label):
+    return pcoll | label >> beam.Map(lambda m: (m.element, m.audit_log[-1].outcome))
+
+
+def reasons(pcoll, label):
+    return pcoll | label >> beam.Map(lambda d: (d.stage, d.reason.split(":")[0]))
+
+
+def test_decode_good_raw_and_garbage():
+    events = [
+        encode(Message(element="t1")),
+        b"t2",
+        (b"", {"eventType": "OBJECT_DELETE", "bucketId": "b", "objectId": "o"}),
+        b"\xff\xfe",
+    ]
+    with pipeline() as p:
+        out = (
+            p
+            | beam.Create(events)
+            | DecodeMessages("describe", DecodePolicy({Format.RAW, Format.GCS_NOTIFICATION}))
+        )
+        assert_that(elements(out.main, "Els"), equal_to(["t1", "t2"]), label="good")
+        assert_that(
+            reasons(out[DEAD_LETTER], "Rs"),
+            equal_to([("decode", "2 bytes starting b'\\xff\\xfe'")]),
+            label="dead",
+        )
+
+
+def test_recipients_and_pings():
+    messages = [
+        Message(element="anyone"),
+        Message(element="mine", recipients=Recipients.only(["describe"])),
+        Message(element="theirs", recipients=Recipients.only(["features"])),
+        Message(element="ping", ping=True),
+    ]
+    with pipeline() as p:
+        routed = p | beam.Create(messages) | CheckRecipients("describe", "2")
+        pinged = routed.main | PassPings("describe", "2")
+        assert_that(
+            outcomes(routed[FINISHED], "F"),
+            equal_to([("theirs", Outcome.NOT_RECIPIENT)]),
+            label="finished",
+        )
+        assert_that(
+            outcomes(pinged[PUBLISH], "P"), equal_to([("ping", Outcome.PING)]), label="pinged"
+        )
+        assert_that(elements(pinged.main, "M"), equal_to(["anyone", "mine"]), label="work")
+
+
+def test_existing_outputs_skip_unless_forced_or_older_version(tmp_path):
+    config = make_config(tmp_path, "reprocess_on_version_change: true")
+    (tmp_path / "out").mkdir()
+    for element, version in (("done", "2"), ("old", "1")):
+        for suffix in (".json", ".bin"):
+            path = tmp_path / "out" / f"{element}{suffix}"
+            path.write_text("x")
+            (tmp_path / "out" / f"{element}{suffix}.provenance.json").write_text(
+                f'{{"job_version": "{version}"}}'
+            )
+    messages = [
+        Message(element="done"),
+        Message(element="done", force=True),
+        Message(element="old"),
+        Message(element="new"),
+    ]
+    with pipeline() as p:
+        out = p | beam.Create(messages) | SkipExistingOutputs(config)
+        assert_that(
+            outcomes(out[PUBLISH], "P"),
+            equal_to([("done", Outcome.SKIPPED_OUTPUT_EXISTS)]),
+            label="skipped",
+        )
+        assert_that(elements(out.main, "M"), equal_to(["done", "old", "new"]), label="work")
+
+
+def test_missing_inputs_are_dead_lettered_with_the_path(tmp_path):
+    config = make_config(tmp_path)
+    put_input(tmp_path, "here")
+    with pipeline() as p:
+        out = (
+            p
+            | beam.Create([Message(element="here"), Message(element="gone")])
+            | RequireInputs(config)
+        )
+        assert_that(elements(out.main, "M"), equal_to(["here"]), label="work")
+        missing = out[DEAD_LETTER] | beam.Map(lambda d: (d.element, d.reason))
+        expected = f"data input missing: audio ({tmp_path}/in/gone.txt)"
+        assert_that(missing, equal_to([("gone", expected)]), label="dead")
+
+
+def test_logic_results_and_failures(tmp_path):
+    config = make_config(tmp_path)
+    put_input(tmp_path, "ok", "hello")
+    put_input(tmp_path, "bad", "fail now")
+    with pipeline() as p:
+        out = (
+            p
+            | beam.Create([Message(element="ok"), Message(element="bad")])
+            | RunLogic(config, Describe())
+        )
+        assert_that(
+            out.main | beam.Map(lambda mr: (mr[0].element, mr[1].outputs["report"])),
+            equal_to([("ok", {"element": "ok", "bytes": 5})]),
+            label="good",
+        )
+        dead = out[DEAD_LETTER] | beam.Map(
+            lambda d: (d.element, d.stage, d.reason, "Traceback" in d.traceback)
+        )
+        assert_that(
+            dead,
+            equal_to([("bad", "logic", "ValueError: input of bad asks to fail", True)]),
+            label="dead",
+        )
+
+
+def test_logic_timeout(tmp_path):
+    config = make_config(tmp_path, "execution: {timeout_s: 0.5}")
+    put_input(tmp_path, "slow", "sleep 3")
+    with pipeline() as p:
+        out = p | beam.Create([Message(element="slow")]) | RunLogic(config, Describe())
+        assert_that(out.main, equal_to([]), label="nothing")
+        dead = out[DEAD_LETTER] | beam.Map(lambda d: d.reason)
+        assert_that(dead, equal_to(["process() took longer than 0.5 s"]), label="dead")
+
+
+def test_write_outputs_with_provenance_and_write_failures(tmp_path):
+    config = make_config(tmp_path)
+    put_input(tmp_path, "ok", "hello")
+    put_input(tmp_path, "blocked", "hello")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "blocked.json").mkdir()  # a folder where the file should go
+    from cadenza.runtime import Result
+
+    items = [
+        (
+            Message(element=e, trace_id="tr"),
+            Result(outputs={"report": {"e": e}, "copy": b"\x00\x01"}, payload=b"next"),
+        )
+        for e in ("ok", "blocked")
+    ]
+    with pipeline() as p:
+        out = p | beam.Create(items) | WriteOutputs(config)
+        done = out[PUBLISH] | beam.Map(
+            lambda m: (m.element, m.payload, m.audit_log[-1].outcome, m.audit_log[-1].job_version)
+        )
+        assert_that(done, equal_to([("ok", b"next", Outcome.PROCESSED, "2")]), label="done")
+        assert_that(
+            reasons(out[DEAD_LETTER], "R"),
+            equal_to([("write", "writing outputs failed")]),
+            label="dead",
+        )
+    assert (tmp_path / "out" / "ok.json").read_text() == '{\n  "e": "ok"\n}\n'
+    assert (tmp_path / "out" / "ok.bin").read_bytes() == b"\x00\x01"
+    record = read_provenance(str(tmp_path / "out" / "ok.json"))
+    assert (
+        record["job"] == "describe" and record["job_version"] == "2" and record["trace_id"] == "tr"
+    )
+    assert record["inputs"]["audio"].startswith("sha256:2cf24dba5fb0a30e")
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("bad", [42, None])
+def test_run_logic_needs_a_joblogic(tmp_path, bad):
+    with pytest.raises(TypeError, match="needs a JobLogic instance"):
+        RunLogic(make_config(tmp_path), bad)
