@@ -14,6 +14,11 @@ def test_lock_was_compiled_from_the_current_inputs(repo_root):
     )
 
 
+def test_the_lock_covers_every_requirement_and_extra(repo_root):
+    problems = (repo_root.parent / "pypi" / "lock_problems.txt").read_text().splitlines()
+    assert problems == [], "relock with `bazel run //:requirements.update`: " + "; ".join(problems)
+
+
 def test_every_pin_is_exact_and_hashed(repo_root):
     text = (repo_root / LOCK).read_text()
     entries = re.split(r"\n(?=\S)", text.split("\n", 4)[-1].strip())
