@@ -110,3 +110,18 @@ def _configure_hypothesis() -> None:
 
 
 _configure_hypothesis()
+
+
+def python_command() -> list[str]:
+    """How to start another Python like this one: under Bazel, without site directories
+    (-S), so the child sees the same packages as the test and nothing of Debian's."""
+    import sys
+
+    return [sys.executable, "-S"] if sys.flags.no_site else [sys.executable]
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The test's environment plus its sys.path as PYTHONPATH, for child Pythons."""
+    import sys
+
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), **extra}

@@ -50,7 +50,7 @@ def test_decode_good_raw_and_garbage():
             | beam.Create(events)
             | DecodeMessages("describe", DecodePolicy({Format.RAW, Format.GCS_NOTIFICATION}))
         )
-        assert_that(elements(out.main, "Els"), equal_to(["t1", "t2"]), label="good")
+        assert_that(elements(out["main"], "Els"), equal_to(["t1", "t2"]), label="good")
         assert_that(
             reasons(out[DEAD_LETTER], "Rs"),
             equal_to([("decode", "2 bytes starting b'\\xff\\xfe'")]),
@@ -67,7 +67,7 @@ def test_recipients_and_pings():
     ]
     with pipeline() as p:
         routed = p | beam.Create(messages) | CheckRecipients("describe", "2")
-        pinged = routed.main | PassPings("describe", "2")
+        pinged = routed["main"] | PassPings("describe", "2")
         assert_that(
             outcomes(routed[FINISHED], "F"),
             equal_to([("theirs", Outcome.NOT_RECIPIENT)]),
@@ -76,7 +76,7 @@ def test_recipients_and_pings():
         assert_that(
             outcomes(pinged[PUBLISH], "P"), equal_to([("ping", Outcome.PING)]), label="pinged"
         )
-        assert_that(elements(pinged.main, "M"), equal_to(["anyone", "mine"]), label="work")
+        assert_that(elements(pinged["main"], "M"), equal_to(["anyone", "mine"]), label="work")
 
 
 def test_existing_outputs_skip_unless_forced_or_older_version(tmp_path):
@@ -102,7 +102,7 @@ def test_existing_outputs_skip_unless_forced_or_older_version(tmp_path):
             equal_to([("done", Outcome.SKIPPED_OUTPUT_EXISTS)]),
             label="skipped",
         )
-        assert_that(elements(out.main, "M"), equal_to(["done", "old", "new"]), label="work")
+        assert_that(elements(out["main"], "M"), equal_to(["done", "old", "new"]), label="work")
 
 
 def test_missing_inputs_are_dead_lettered_with_the_path(tmp_path):
@@ -114,7 +114,7 @@ def test_missing_inputs_are_dead_lettered_with_the_path(tmp_path):
             | beam.Create([Message(element="here"), Message(element="gone")])
             | RequireInputs(config)
         )
-        assert_that(elements(out.main, "M"), equal_to(["here"]), label="work")
+        assert_that(elements(out["main"], "M"), equal_to(["here"]), label="work")
         missing = out[DEAD_LETTER] | beam.Map(lambda d: (d.element, d.reason))
         expected = f"data input missing: audio ({tmp_path}/in/gone.txt)"
         assert_that(missing, equal_to([("gone", expected)]), label="dead")
@@ -131,7 +131,7 @@ def test_logic_results_and_failures(tmp_path):
             | RunLogic(config, Describe())
         )
         assert_that(
-            out.main | beam.Map(lambda mr: (mr[0].element, mr[1].outputs["report"])),
+            out["main"] | beam.Map(lambda p: (p.message.element, p.result.outputs["report"])),
             equal_to([("ok", {"element": "ok", "bytes": 5})]),
             label="good",
         )
@@ -150,7 +150,7 @@ def test_logic_timeout(tmp_path):
     put_input(tmp_path, "slow", "sleep 3")
     with pipeline() as p:
         out = p | beam.Create([Message(element="slow")]) | RunLogic(config, Describe())
-        assert_that(out.main, equal_to([]), label="nothing")
+        assert_that(out["main"], equal_to([]), label="nothing")
         dead = out[DEAD_LETTER] | beam.Map(lambda d: d.reason)
         assert_that(dead, equal_to(["process() took longer than 0.5 s"]), label="dead")
 
@@ -162,9 +162,10 @@ def test_write_outputs_with_provenance_and_write_failures(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "blocked.json").mkdir()  # a folder where the file should go
     from cadenza.runtime import Result
+    from cadenza.runtime.lifecycle.logic import Produced
 
     items = [
-        (
+        Produced(
             Message(element=e, trace_id="tr"),
             Result(outputs={"report": {"e": e}, "copy": b"\x00\x01"}, payload=b"next"),
         )

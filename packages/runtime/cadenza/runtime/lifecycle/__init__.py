@@ -35,6 +35,7 @@ __all__ = [
 
 class Lifecycle(beam.PTransform):
     """Raw events -> {"published": encoded messages for the children,
+    "published_messages": the same before encoding (audited, this job's ids),
     "finished": messages this job did not act on, "dead_letter": DeadLetter records}."""
 
     def __init__(self, config: JobConfig, logic: JobLogic):
@@ -51,7 +52,7 @@ class Lifecycle(beam.PTransform):
             published.append(out[PUBLISH])
             finished.append(out[FINISHED])
             dead.append(out[DEAD_LETTER])
-            return out.main
+            return out["main"]
 
         messages = step(events, "Decode" >> DecodeMessages(job, config.events.decode_policy))
         messages = step(messages, "Recipients" >> CheckRecipients(job, version))
@@ -60,10 +61,10 @@ class Lifecycle(beam.PTransform):
         messages = step(messages, "RequireInputs" >> RequireInputs(config))
         results = step(messages, "Logic" >> RunLogic(config, self._logic))
         step(results, "Write" >> WriteOutputs(config))
+        done = tuple(published) | "AllPublished" >> beam.Flatten()
         return {
-            "published": tuple(published)
-            | "AllPublished" >> beam.Flatten()
-            | "Encode" >> EncodeForChildren(job),
+            "published_messages": done,
+            "published": done | "Encode" >> EncodeForChildren(job),
             "finished": tuple(finished) | "AllFinished" >> beam.Flatten(),
             "dead_letter": tuple(dead) | "AllDeadLetters" >> beam.Flatten(),
         }

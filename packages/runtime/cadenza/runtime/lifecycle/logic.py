@@ -13,8 +13,9 @@ import logging
 import time
 
 import apache_beam as beam
+import attrs
 
-from cadenza.core import JobConfig
+from cadenza.core import JobConfig, Message
 from cadenza.runtime.api import (
     ElementContext,
     ElementLogger,
@@ -29,6 +30,15 @@ from cadenza.runtime.lifecycle.records import DEAD_LETTER, DeadLetter
 
 LOGGER = logging.getLogger("cadenza.job")
 ALWAYS_TRANSIENT = (ConnectionError, TimeoutError)
+
+
+@attrs.frozen
+class Produced:
+    """A message and what the logic produced for it (never a bare tuple: the DaskRunner
+    reads 2-tuples on multi-output steps as (tag, value) pairs)."""
+
+    message: Message
+    result: Result
 
 
 class LogicTimeout(TimeoutError):
@@ -121,7 +131,7 @@ class _RunLogicFn(beam.DoFn):
         if problem:
             yield self._dead(message, problem)
             return
-        yield message, result
+        yield Produced(message, result)
 
     def _dead(self, message, reason, error=None):
         count(self._config.job_name, "dead_letter_logic")
@@ -130,7 +140,7 @@ class _RunLogicFn(beam.DoFn):
 
 
 class RunLogic(beam.PTransform):
-    """Message -> (message, Result); failures and timeouts are dead-lettered with reasons."""
+    """Message -> Produced(message, Result); failures and timeouts are dead-lettered."""
 
     def __init__(self, config: JobConfig, logic: JobLogic):
         super().__init__()

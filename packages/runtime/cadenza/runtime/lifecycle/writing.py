@@ -47,7 +47,7 @@ class _WriteFn(beam.DoFn):
         self._config = config
 
     def process(self, item):
-        message, result = item
+        message, result = item.message, item.result
         config = self._config
         try:
             inputs = {
@@ -76,7 +76,7 @@ class _WriteFn(beam.DoFn):
 
 
 class WriteOutputs(beam.PTransform):
-    """(message, Result) -> the message, audited `processed`, on the publish output."""
+    """Produced(message, Result) -> the message, audited `processed`, on the publish output."""
 
     def __init__(self, config: JobConfig):
         super().__init__()

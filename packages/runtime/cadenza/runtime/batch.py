@@ -1,0 +1,190 @@
+"""Batch runs: the job's batch event inputs, the lifecycle, and a record per element.
+
+Batch inputs are read by the launcher and handed to the pipeline with `Create`:
+a file of ids (one per line) or a bucket/folder listing (the id is the file name less
+the suffix). Every result is written by the pipeline's own DoFns, one small JSON file
+per element, under the run's folder:
+
+    <runs>/<job>/<run id>/outcomes/    what happened to each element
+    <runs>/<job>/<run id>/events/      the messages for the children (Cadenza format)
+    <dead_letter.location or run folder>/dead_letter/   failures with their reasons
+
+This shape works the same on every runner, the DaskRunner included, whose limits it
+avoids: no `Read` (it cannot translate it), no side inputs (it recomputes them), no
+reliance on tagged outputs (it does not split them: see lifecycle/_step.py), and one
+final step that depends on every write (it computes only the last transform's
+lineage). Nothing is aggregated inside the pipeline, so nothing can be lost or
+doubled; the summary is read from the records. Records are named after the message,
+so a rerun of the same elements overwrites rather than duplicates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Iterable, Sequence
+
+import apache_beam as beam
+import attrs
+from apache_beam.io.filesystems import FileSystems
+
+from cadenza.core import JobConfig, Message, encode
+from cadenza.core.config import FileInput, ListingInput
+from cadenza.runtime.api import JobLogic
+from cadenza.runtime.lifecycle import DeadLetter, Lifecycle
+from cadenza.runtime.profiles import pipeline_options
+from cadenza.runtime.storage import write_atomically
+
+
+def ids_from_file(path: str) -> list[str]:
+    with FileSystems.open(path) as handle:
+        lines = handle.read().decode("utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def ids_from_listing(location: str, suffix: str) -> list[str]:
+    pattern = f"{location.rstrip('/')}/*{suffix}"
+    (result,) = FileSystems.match([pattern])
+    names = [os.path.basename(m.path) for m in result.metadata_list]
+    return sorted(n[: len(n) - len(suffix)] if suffix else n for n in names)
+
+
+def batch_ids(config: JobConfig) -> list[str]:
+    """Element ids from the config's batch event inputs (files of ids, listings)."""
+    ids: list[str] = []
+    for event_input in config.events.inputs:
+        if isinstance(event_input, FileInput):
+            ids += ids_from_file(event_input.path)
+        elif isinstance(event_input, ListingInput):
+            ids += ids_from_listing(event_input.location, event_input.suffix)
+    return list(dict.fromkeys(ids))
+
+
+def _record_name(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:24] + ".json"
+
+
+class _WriteRecordFn(beam.DoFn):
+    """Writes each element as its own file: idempotent, and the same on every runner."""
+
+    def __init__(self, folder: str, key, render):
+        self._folder, self._key, self._render = folder, key, render
+
+    def process(self, item):
+        path = f"{self._folder.rstrip('/')}/{_record_name(self._key(item))}"
+        write_atomically(path, self._render(item))
+        yield path
+
+
+def _outcome(kind: str):
+    def render(item) -> bytes:
+        if isinstance(item, DeadLetter):
+            record = {
+                "element": item.element,
+                "outcome": f"dead_letter:{item.stage}",
+                "reason": item.reason,
+            }
+        else:
+            record = {
+                "element": item.element,
+                "outcome": item.audit_log[-1].outcome.value if item.audit_log else kind,
+            }
+        return json.dumps(record, sort_keys=True).encode()
+
+    return render
+
+
+def _message_key(message: Message) -> str:
+    return message.message_id
+
+
+def _event_key(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _identity(data: bytes) -> bytes:
+    return data
+
+
+def _dead_json(record: DeadLetter) -> bytes:
+    return record.to_json().encode()
+
+
+def _dead_key(record: DeadLetter) -> str:
+    return record.stage + ":" + record.message.hex()
+
+
+@attrs.frozen
+class BatchRun:
+    job: str
+    run_id: str
+    folder: str
+    dead_letter_folder: str
+    elements: int
+
+    def outcomes(self) -> list[dict]:
+        """Every element's outcome record of this run."""
+        (result,) = FileSystems.match([f"{self.folder}/outcomes/*.json"])
+        records = []
+        for meta in result.metadata_list:
+            with FileSystems.open(meta.path) as handle:
+                records.append(json.loads(handle.read()))
+        return sorted(records, key=lambda r: (r["outcome"], str(r["element"])))
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for record in self.outcomes():
+            counts[record["outcome"]] = counts.get(record["outcome"], 0) + 1
+        return dict(sorted(counts.items()))
+
+
+def run_batch(
+    config: JobConfig,
+    logic: JobLogic,
+    *,
+    profile: str = "local",
+    runs_root: str = ".cadenza/runs",
+    elements: Iterable | None = None,
+    extra_args: Sequence[str] = (),
+) -> BatchRun:
+    """Runs the job over its batch inputs (or `elements`: ids, Messages or raw bytes)."""
+    items = list(elements) if elements is not None else batch_ids(config)
+    events = [
+        encode(Message.new(i)) if isinstance(i, str) else encode(i) if isinstance(i, Message) else i
+        for i in items
+    ]
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_id = f"{stamp}-{uuid.uuid4().hex[:6]}"
+    folder = f"{runs_root.rstrip('/')}/{config.job_name}/{run_id}"
+    dead_folder = f"{(config.dead_letter.location or folder).rstrip('/')}/dead_letter"
+    options = pipeline_options(config, profile, extra_args)
+    with beam.Pipeline(options=options) as pipeline:
+        results = (
+            pipeline | "Events" >> beam.Create(events, reshuffle=False) | Lifecycle(config, logic)
+        )
+        outcomes, dead_letters, events_folder = (
+            f"{folder}/outcomes",
+            dead_folder,
+            f"{folder}/events",
+        )
+        written = [
+            results["published_messages"]
+            | "PublishedOutcome"
+            >> beam.ParDo(_WriteRecordFn(outcomes, _message_key, _outcome("published"))),
+            results["finished"]
+            | "FinishedOutcome"
+            >> beam.ParDo(_WriteRecordFn(outcomes, _message_key, _outcome("finished"))),
+            results["dead_letter"]
+            | "DeadOutcome" >> beam.ParDo(_WriteRecordFn(outcomes, _dead_key, _outcome("dead"))),
+            results["dead_letter"]
+            | "DeadLetters" >> beam.ParDo(_WriteRecordFn(dead_letters, _dead_key, _dead_json)),
+            results["published"]
+            | "WriteEvents" >> beam.ParDo(_WriteRecordFn(events_folder, _event_key, _identity)),
+        ]
+        # One last step that depends on every write: the DaskRunner computes only the
+        # lineage of the pipeline's last transform, and would skip the other writes.
+        _ = tuple(written) | "AllWritten" >> beam.Flatten() | "Done" >> beam.Map(lambda _: None)
+    return BatchRun(config.job_name, run_id, folder, dead_folder, len(events))

@@ -1,0 +1,57 @@
+"""Runner profiles: the job config's `profiles` section as Beam pipeline options.
+
+- `local`: Beam's embedded FnApiRunner (named outright: `DirectRunner` would first try
+  to download the Prism runner, which fails offline).
+- `dask`: Beam's DaskRunner on the `dask.distributed` scheduler at `scheduler`.
+- `dataflow`: Google Cloud Dataflow in `project`/`region`, staging to `temp_location`,
+  workers running `sdk_container_image` when given.
+
+A profile's `options` become `--key=value` flags; `extra_args` (the command line) win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from cadenza.core import JobConfig
+
+LOCAL_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
+DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
+DATAFLOW_RUNNER = "DataflowRunner"
+
+
+def _flag(key: str, value) -> str:
+    if value is True:
+        return f"--{key}"
+    return f"--{key}={value}"
+
+
+def profile_args(config: JobConfig, profile_name: str) -> list[str]:
+    """The Beam command-line flags for one of the job's profiles."""
+    profile = config.profile(profile_name)
+    if profile.runner == "local":
+        args = [f"--runner={LOCAL_RUNNER}"]
+    elif profile.runner == "dask":
+        args = [f"--runner={DASK_RUNNER}", f"--dask_client_address={profile.scheduler}"]
+    else:
+        args = [
+            f"--runner={DATAFLOW_RUNNER}",
+            f"--project={profile.project}",
+            f"--region={profile.region}",
+            f"--temp_location={profile.temp_location}",
+            f"--job_name=cadenza-{config.job_name}",
+        ]
+        if profile.sdk_container_image:
+            args.append(f"--sdk_container_image={profile.sdk_container_image}")
+    args += [
+        _flag(key, value) for key, value in sorted(profile.options.items()) if value is not False
+    ]
+    return args
+
+
+def pipeline_options(
+    config: JobConfig, profile_name: str, extra_args: Sequence[str] = ()
+) -> PipelineOptions:
+    return PipelineOptions([*profile_args(config, profile_name), *extra_args])

@@ -1,0 +1,26 @@
+"""The table printed at the end of a batch run, read from the per-element records."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from cadenza.runtime.batch import BatchRun
+
+
+def print_summary(run: BatchRun, console: Console | None = None) -> None:
+    console = console or Console()
+    counts = run.counts()
+    table = Table(title=f"{run.job}: {run.elements} element(s), run {run.run_id}")
+    table.add_column("outcome")
+    table.add_column("elements", justify="right")
+    for outcome, n in counts.items():
+        style = "red" if outcome.startswith("dead_letter") else None
+        table.add_row(outcome, str(n), style=style)
+    console.print(table)
+    dead = [r for r in run.outcomes() if r["outcome"].startswith("dead_letter")]
+    for record in dead[:20]:
+        console.print(f"[red]dead letter[/red] {record['element']}: {record['reason']}")
+    if len(dead) > 20:
+        console.print(f"... and {len(dead) - 20} more in {run.dead_letter_folder}")
+    console.print(f"records: {run.folder}")
