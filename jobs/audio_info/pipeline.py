@@ -1,69 +1,53 @@
-"""audio_info: a small Cadenza job that describes every audio file under a pattern.
+"""audio-info: a small Cadenza job that describes every audio file in a folder.
 
-Reads every file matching --input (any Beam filesystem: local paths, gs://), writes
-one JSON line per file (format, sample rate, channels, duration) to
-OUTPUT/audio_info.jsonl and one line per unreadable file, with the reason, to
-OUTPUT/dead_letter.jsonl, then prints both as a table.
+The runtime does the rest: it lists the folder, runs `AudioInfo` on each file through
+the message lifecycle, writes `<output>/<file>.json` with provenance, dead-letters
+unreadable files with the reason, and prints a summary. Then the job shows a table.
 
-    bazel run //jobs/audio_info -- --input 'DIR/*' --output OUT
+    bazel run //jobs/audio_info                     # .cadenza/samples -> .cadenza/out/audio_info
+    AUDIO_INFO_INPUT=DIR AUDIO_INFO_OUTPUT=OUT bazel run //jobs/audio_info
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
+import pathlib
 import sys
 
-import apache_beam as beam
-from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
-from rich.console import Console
 from rich.table import Table
 
-from jobs.audio_info.transforms import DescribeAudio
+from cadenza.runtime import JobLogic, Result
+from cadenza.runtime.cli import run_job_cli
+from cadenza.runtime.storage import PROVENANCE_SUFFIX
+from jobs.audio_info.transforms import describe_audio
 
-LOCAL_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
-
-
-def _read_file(readable) -> tuple[str, bytes]:
-    return os.path.basename(readable.metadata.path), readable.read()
-
-
-def build(pipeline: beam.Pipeline, input_pattern: str, output: str) -> None:
-    """Adds the job's steps to `pipeline`."""
-    results = (
-        pipeline
-        | "Match" >> fileio.MatchFiles(input_pattern)
-        | "Open" >> fileio.ReadMatches()
-        | "Read" >> beam.Map(_read_file)
-        | "Describe" >> DescribeAudio()
-    )
-    for name, pcoll in (("audio_info", results.described), ("dead_letter", results.failed)):
-        _ = (
-            pcoll
-            | f"{name}ToJson" >> beam.Map(json.dumps, sort_keys=True)
-            | f"Write{name}"
-            >> beam.io.WriteToText(
-                FileSystems.join(output, name), file_name_suffix=".jsonl", shard_name_template=""
-            )
-        )
+CONFIG = pathlib.Path(__file__).with_name("job.yaml")
 
 
-def read_jsonl(path: str) -> list[dict]:
-    with FileSystems.open(path) as handle:
-        return [json.loads(line) for line in handle.read().decode().splitlines() if line]
+class AudioInfo(JobLogic):
+    """One file in, one JSON description out."""
+
+    def process(self, ctx):
+        info = describe_audio(ctx.element, ctx.inputs["audio"].read_bytes())
+        return Result(outputs={"info": info})
 
 
-def show(output: str, console: Console) -> None:
-    """Prints the job's outputs as tables."""
-    described = sorted(read_jsonl(FileSystems.join(output, "audio_info.jsonl")), key=str)
-    table = Table(title=f"audio_info: {len(described)} files described")
+def show(run, console) -> None:
+    """A table of what the run described."""
+    (location,) = [d.location for d in run.config.data.outputs]
+    (matched,) = FileSystems.match([f"{location}/*.json"])
+    rows = []
+    for meta in matched.metadata_list:
+        if meta.path.endswith(PROVENANCE_SUFFIX):
+            continue
+        with FileSystems.open(meta.path) as handle:
+            rows.append(json.loads(handle.read()))
+    table = Table(title=f"audio-info: {len(rows)} files described")
     for column in ("file", "format", "sample rate", "channels", "duration (s)"):
         left = column in ("file", "format")
         table.add_column(column, justify="left" if left else "right", overflow="fold")
-    for row in sorted(described, key=lambda r: r["file"]):
+    for row in sorted(rows, key=lambda r: r["file"]):
         table.add_row(
             row["file"],
             f"{row['format']}/{row['subtype']}",
@@ -72,22 +56,11 @@ def show(output: str, console: Console) -> None:
             f"{row['duration_s']:.2f}",
         )
     console.print(table)
-    for failure in read_jsonl(FileSystems.join(output, "dead_letter.jsonl")):
-        console.print(f"[red]dead letter[/red] {failure['reason']}")
-    console.print(f"outputs: {output}/audio_info.jsonl, {output}/dead_letter.jsonl")
+    console.print(f"outputs: {location}/")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--input", required=True, help="file pattern, e.g. 'DIR/*'")
-    parser.add_argument("--output", required=True, help="output folder")
-    args, beam_args = parser.parse_known_args(argv)
-    if not any(a.startswith("--runner") for a in beam_args):
-        beam_args.append(f"--runner={LOCAL_RUNNER}")
-    with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
-        build(pipeline, args.input, args.output)
-    show(args.output, Console() if sys.stdout.isatty() else Console(width=120))
-    return 0
+def main(argv=None) -> int:
+    return run_job_cli(AudioInfo(), CONFIG, argv, after=show)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,11 @@
-"""The audio_info job's own units: describe one audio file from its bytes."""
+"""The audio-info job's own unit: describe one audio file from its bytes."""
 
 from __future__ import annotations
 
 import io
 import re
 
-import apache_beam as beam
 import soundfile as sf
-
-FAILED = "failed"
 
 
 class AudioInfoError(ValueError):
@@ -44,24 +41,3 @@ def describe_audio(name: str, data: bytes) -> dict:
         "duration_s": round(info.frames / info.samplerate, 3),
         "bytes": len(data),
     }
-
-
-class _DescribeFn(beam.DoFn):
-    def process(self, element):
-        name, data = element
-        try:
-            yield describe_audio(name, data)
-        except AudioInfoError as err:
-            yield beam.pvalue.TaggedOutput(FAILED, {"file": name, "reason": str(err)})
-
-
-class DescribeAudio(beam.PTransform):
-    """(file name, bytes) -> info dicts; unreadable files go to the `failed` output.
-
-    Returns a tuple-like result: `result.described` and `result.failed`.
-    """
-
-    def expand(self, files):
-        return files | "Describe" >> beam.ParDo(_DescribeFn()).with_outputs(
-            FAILED, main="described"
-        )

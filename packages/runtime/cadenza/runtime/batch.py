@@ -119,6 +119,7 @@ def _dead_key(record: DeadLetter) -> str:
 
 @attrs.frozen
 class BatchRun:
+    config: JobConfig
     job: str
     run_id: str
     folder: str
@@ -187,4 +188,4 @@ def run_batch(
         # One last step that depends on every write: the DaskRunner computes only the
         # lineage of the pipeline's last transform, and would skip the other writes.
         _ = tuple(written) | "AllWritten" >> beam.Flatten() | "Done" >> beam.Map(lambda _: None)
-    return BatchRun(config.job_name, run_id, folder, dead_folder, len(events))
+    return BatchRun(config, config.job_name, run_id, folder, dead_folder, len(events))
