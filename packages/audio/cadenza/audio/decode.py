@@ -1,0 +1,131 @@
+"""Decode audio (WAV, FLAC, Ogg Vorbis/Opus, MP3) to mono float32 at a chosen rate.
+
+>>> import io, numpy as np, soundfile
+>>> buffer = io.BytesIO()
+>>> soundfile.write(buffer, np.zeros((44100, 2), "float32"), 44100, format="WAV")
+>>> audio = decode_audio(buffer.getvalue(), sample_rate=8000, name="silence.wav")
+>>> audio.samples.dtype, audio.samples.shape, audio.sample_rate
+(dtype('float32'), (8000,), 8000)
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pathlib
+
+import attrs
+import numpy as np
+import soundfile
+import soxr
+from apache_beam.io.filesystems import FileSystems
+
+from cadenza.audio.errors import AudioDecodeError
+
+Source = bytes | str | os.PathLike
+
+# Container formats whose header states the exact number of frames.
+_EXACT_LENGTH_FORMATS = frozenset({"WAV", "WAVEX", "AIFF", "FLAC", "W64", "RF64"})
+
+
+@attrs.frozen(eq=False)
+class Audio:
+    """Mono float32 samples in [-1, 1] at `sample_rate`, with the source's own properties."""
+
+    samples: np.ndarray
+    sample_rate: int
+    source_sample_rate: int
+    source_channels: int
+    source_format: str
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+def read_source(source: Source, name: str | None = None) -> tuple[bytes, str]:
+    """The bytes of `source` (bytes, a local path, or any Beam filesystem path) and its name."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        return bytes(source), name or f"<{len(source)} bytes>"
+    path = os.fspath(source)
+    label = name or path
+    try:
+        if "://" in path:
+            with FileSystems.open(path) as handle:
+                return handle.read(), label
+        return pathlib.Path(path).read_bytes(), label
+    except FileNotFoundError:
+        raise AudioDecodeError(label, "no such file") from None
+    except IsADirectoryError:
+        raise AudioDecodeError(label, "is a directory, not a file") from None
+    except OSError as error:
+        raise AudioDecodeError(label, f"cannot read it ({error})") from None
+
+
+def decode_audio(
+    source: Source, sample_rate: int | None = 22050, *, name: str | None = None
+) -> Audio:
+    """Decode `source` to mono float32, resampled to `sample_rate` (None keeps the source's).
+
+    Raises `AudioDecodeError` naming the source (`name`, or the path) and the reason for
+    empty, non-audio, corrupt or truncated input.
+    """
+    data, label = read_source(source, name)
+    if not data:
+        raise AudioDecodeError(label, "it is empty (0 bytes)")
+    try:
+        with soundfile.SoundFile(io.BytesIO(data)) as handle:
+            source_rate, channels, fmt = handle.samplerate, handle.channels, handle.format
+            declared = handle.frames
+            frames = handle.read(dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
+        raise AudioDecodeError(label, _reason(error, data)) from None
+    if frames.shape[0] == 0:
+        raise AudioDecodeError(label, f"{fmt} header but no audio frames (truncated?)")
+    if fmt in _EXACT_LENGTH_FORMATS and frames.shape[0] < declared:
+        raise AudioDecodeError(
+            label, f"truncated: {fmt} header declares {declared} frames, found {frames.shape[0]}"
+        )
+    missing = _missing_wav_bytes(data)
+    if missing:
+        raise AudioDecodeError(
+            label, f"truncated: the WAV data chunk lacks {missing} of its declared bytes"
+        )
+    mono = frames.mean(axis=1) if channels > 1 else frames[:, 0]
+    if not np.isfinite(mono).all():
+        raise AudioDecodeError(label, "decoded samples contain NaN or infinity (corrupt data)")
+    target = sample_rate or source_rate
+    if target != source_rate:
+        mono = soxr.resample(mono, source_rate, target, quality="HQ")
+    return Audio(
+        samples=np.ascontiguousarray(mono, dtype=np.float32),
+        sample_rate=int(target),
+        source_sample_rate=int(source_rate),
+        source_channels=int(channels),
+        source_format=fmt,
+    )
+
+
+def _missing_wav_bytes(data: bytes) -> int:
+    """How many bytes a RIFF/WAVE file's data chunk declares beyond the end of `data`."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return 0
+    position = 12
+    while position + 8 <= len(data):
+        chunk, size = (
+            data[position : position + 4],
+            int.from_bytes(data[position + 4 : position + 8], "little"),
+        )
+        if chunk == b"data":
+            if size == 0xFFFFFFFF:  # streamed WAV: length unknown
+                return 0
+            return max(0, position + 8 + size - len(data))
+        position += 8 + size + (size & 1)
+    return 0
+
+
+def _reason(error: Exception, data: bytes) -> str:
+    text = str(error).strip() or type(error).__name__
+    text = text.split(":", 1)[-1].strip() if "Error opening" in text else text
+    head = data[:8]
+    return f"{text} ({len(data)} bytes, starting {head!r})"
