@@ -18,7 +18,6 @@ import attrs
 import numpy as np
 import soundfile
 import soxr
-from apache_beam.io.filesystems import FileSystems
 
 from cadenza.audio.errors import AudioDecodeError
 
@@ -51,6 +50,8 @@ def read_source(source: Source, name: str | None = None) -> tuple[bytes, str]:
     label = name or path
     try:
         if "://" in path:
+            from apache_beam.io.filesystems import FileSystems  # only for remote paths: slow import
+
             with FileSystems.open(path) as handle:
                 return handle.read(), label
         return pathlib.Path(path).read_bytes(), label
