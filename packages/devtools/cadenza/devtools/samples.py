@@ -89,6 +89,11 @@ def make_samples(output: pathlib.Path) -> list[pathlib.Path]:
                 audio, rate = sf.read(wav, dtype="float32")
                 sf.write(target, audio, rate, subtype=subtype)
             made.append(target)
+        clip = output / f"{MIDI_TRACKS[1]}_clip.mp3"
+        if not clip.exists():  # a re-upload: 20 s cut 30 s into a track, as a smaller MP3
+            audio, rate = sf.read(output / f"{MIDI_TRACKS[1]}.{formats[1][0]}", dtype="float32")
+            sf.write(clip, audio[30 * rate : 50 * rate], rate, subtype="MPEG_LAYER_III")
+        made.append(clip)
         speech = output / "speech.mp3"
         if not speech.exists():
             wav = pathlib.Path(scratch) / "speech.wav"

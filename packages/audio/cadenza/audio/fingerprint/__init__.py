@@ -5,6 +5,7 @@ See `index.FingerprintIndex` for the API and `landmarks` for the method.
 
 from cadenza.audio.fingerprint.index import SPEED_FACTORS, FingerprintIndex, Match
 from cadenza.audio.fingerprint.landmarks import SAMPLE_RATE as FINGERPRINT_SAMPLE_RATE
+from cadenza.audio.fingerprint.overlaps import Overlap, find_overlaps
 from cadenza.audio.fingerprint.segment_store import IndexFormatError, SegmentStore
 from cadenza.audio.fingerprint.store import AddReport, FingerprintStore, PendingTrack, TrackRecord
 
@@ -16,7 +17,9 @@ __all__ = [
     "FingerprintStore",
     "IndexFormatError",
     "Match",
+    "Overlap",
     "PendingTrack",
     "SegmentStore",
     "TrackRecord",
+    "find_overlaps",
 ]

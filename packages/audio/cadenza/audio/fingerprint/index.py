@@ -91,27 +91,31 @@ class FingerprintIndex:
     def identify(self, audio: Audio | np.ndarray, *, speeds: bool = True) -> Match:
         """The stored track and offset this excerpt comes from, or a Match with track None.
 
-        Tries the excerpt as it is, then (if `speeds`) resampled by `SPEED_FACTORS`.
+        Tries the excerpt as it is, then (if `speeds`) as if sped up or slowed down by
+        each of `SPEED_FACTORS`.
         """
         self.store.refresh()
-        samples = _samples(audio)
-        best = self._identify_at(samples, 1.0)
+        frames, bins = landmarks.find_peaks(landmarks.spectrogram(_samples(audio)), landmarks.QUERY)
+        best = self._identify_peaks(frames, bins, 1.0)
         if speeds and best.confidence < _SURE:
             for factor in SPEED_FACTORS:
-                rate = landmarks.SAMPLE_RATE
-                resampled = soxr.resample(samples, rate, rate * factor, quality="LQ")
-                candidate = self._identify_at(resampled.astype(np.float32), factor)
+                # Undo a speed change on the peaks themselves: a track played `factor`
+                # times slower has its peaks `factor` times later and lower.
+                scaled_frames = np.round(frames * factor).astype(np.int32)
+                scaled_bins = np.round(bins / factor).astype(np.int32)
+                order = np.argsort(scaled_frames, kind="stable")
+                candidate = self._identify_peaks(scaled_frames[order], scaled_bins[order], factor)
                 if (candidate.confidence, candidate.score) > (best.confidence, best.score):
                     best = candidate
                 if best.confidence >= _SURE:
                     break
         return best
 
-    def _identify_at(self, samples: np.ndarray, speed: float) -> Match:
-        hashes, frames = landmarks.landmarks(samples, landmarks.QUERY)
+    def _identify_peaks(self, frames: np.ndarray, bins: np.ndarray, speed: float) -> Match:
+        hashes, anchor_frames = landmarks.pair_peaks(frames, bins, landmarks.QUERY.fan_out)
         positions, values = self.store.lookup(hashes)
         starts = np.array([t.start_frame for t in self.store.tracks()], np.int64)
-        votes = matching.vote(frames, positions, values, starts)
+        votes = matching.vote(anchor_frames, positions, values, starts)
         sure = matching.confidence(votes.score, votes.runner_up)
         if votes.track is None or sure == 0.0:
             return Match(None, None, float(votes.score), 0.0, speed)

@@ -12,7 +12,7 @@ import attrs
 import numpy as np
 
 #: a match needs at least this many agreeing landmarks ...
-MIN_SCORE = 12
+MIN_SCORE = 15
 #: ... and at least this many times the best other track's score.
 MIN_RATIO = 2.0
 

@@ -92,15 +92,34 @@ class SegmentStore(FingerprintStore):
         return hashes, values
 
     def lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # Search with sorted, distinct keys (cache-friendly), then map back to `hashes`.
+        keys, inverse = np.unique(hashes, return_inverse=True)
+        key_positions, values = self._lookup_sorted(keys)
+        if len(key_positions) == 0:
+            return key_positions, values
+        # each hit of key k pairs with every position of `hashes` that holds k
+        order = np.argsort(inverse, kind="stable")
+        per_key = np.bincount(inverse, minlength=len(keys))
+        starts = np.concatenate([[0], np.cumsum(per_key)])
+        pair_counts = per_key[key_positions]
+        hit_index = np.repeat(np.arange(len(key_positions)), pair_counts)
+        key_of_hit = key_positions[hit_index]
+        rank = np.arange(len(hit_index)) - np.repeat(
+            np.cumsum(pair_counts) - pair_counts, pair_counts
+        )
+        query_positions = order[starts[key_of_hit] + rank]
+        return query_positions, values[hit_index]
+
+    def _lookup_sorted(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         positions, values = [], []
         for stored_hashes, stored_values in self._segments:
-            low = np.searchsorted(stored_hashes, hashes, side="left")
-            high = np.searchsorted(stored_hashes, hashes, side="right")
+            low = np.searchsorted(stored_hashes, keys, side="left")
+            high = np.searchsorted(stored_hashes, keys, side="right")
             counts = high - low
             total = int(counts.sum())
             if total == 0:
                 continue
-            query_index = np.repeat(np.arange(len(hashes)), counts)
+            query_index = np.repeat(np.arange(len(keys)), counts)
             first = np.repeat(low - (np.cumsum(counts) - counts), counts)
             positions.append(query_index)
             values.append(stored_values[first + np.arange(total)])

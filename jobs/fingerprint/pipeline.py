@@ -1,0 +1,65 @@
+"""fingerprint: the catalog's fingerprinting job, through the Cadenza runtime.
+
+    bazel run //jobs/fingerprint                  # .cadenza/samples -> .cadenza/out/fingerprint
+    FINGERPRINT_INPUT=DIR FINGERPRINT_OUTPUT=OUT FINGERPRINT_INDEX=IDX bazel run //jobs/fingerprint
+
+The runtime lists the input folder, runs `Fingerprint` on each track through the message
+lifecycle, writes each report and landmark artifact with provenance, dead-letters
+tracks that cannot be decoded (with the reason), and prints a summary; then this shows
+what the job found: each track's hashes and the catalog tracks it matches.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+
+from apache_beam.io.filesystems import FileSystems
+from rich.table import Table
+
+from cadenza.runtime.cli import run_job_cli
+from jobs.fingerprint.logic import Fingerprint
+
+CONFIG = pathlib.Path(__file__).with_name("job.yaml")
+
+
+def reports(location: str) -> list[dict]:
+    """Every report under the job's output location."""
+    (matched,) = FileSystems.match([f"{location}/*.json"])
+    found = []
+    for meta in matched.metadata_list:
+        if meta.path.endswith(".provenance.json") or "/dead_letter" in meta.path:
+            continue
+        with FileSystems.open(meta.path) as handle:
+            record = json.loads(handle.read())
+        if "track" in record:
+            found.append(record)
+    return sorted(found, key=lambda r: r["track"])
+
+
+def show(run, console) -> None:
+    """A table of the run's tracks and the catalog matches each one has."""
+    location = next(d.location for d in run.config.data.outputs if d.name == "report")
+    rows = reports(location)
+    table = Table(title=f"fingerprint: {len(rows)} tracks in the catalog report")
+    for column in ("track", "duration (s)", "hashes", "matches in the catalog"):
+        table.add_column(column, justify="left" if column[0] in "tm" else "right", overflow="fold")
+    for row in rows:
+        matches = ", ".join(
+            f"{m['track']} at {m['offset_s']:+.1f} s (score {m['score']:.0f})"
+            for m in row["matches"]
+        )
+        table.add_row(
+            row["track"], f"{row['duration_s']:.1f}", f"{row['hashes']:,d}", matches or "-"
+        )
+    console.print(table)
+    console.print(f"reports and landmarks: {location}/   catalog index: {run.config.params.index}")
+
+
+def main(argv=None) -> int:
+    return run_job_cli(Fingerprint(), CONFIG, argv, after=show)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
