@@ -3,6 +3,12 @@
 Fixtures:
     free_port     a TCP port on 127.0.0.1 that nothing listens on (never a fixed port).
     repo_root     the source tree's root as seen by the test (its runfiles).
+    emulators     (session) real Pub/Sub and Cloud Storage emulators, with this process's
+                  environment pointing at them; uploads to any bucket publish
+                  notifications to `emulators.uploads_topic`. Needs //packages/devtools.
+    pubsub        fresh topics and subscriptions for one test (unique names, short ack
+                  deadlines), deleted after it.
+    gcs_bucket    a fresh bucket on the storage emulator; its name.
 
 Rules:
     A skipped test fails the run: a test that cannot run here is a failing test.
@@ -125,3 +131,100 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     import sys
 
     return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), **extra}
+
+
+@pytest.fixture(scope="session")
+def emulators(tmp_path_factory):
+    from cadenza.devtools.emulators import Emulators, apply_env, restore_env
+
+    stack = Emulators(tmp_path_factory.mktemp("emulators"), uploads_topic="cadenza-test-uploads")
+    stack.start()
+    previous = apply_env(stack.env())
+    try:
+        yield stack
+    finally:
+        restore_env(previous)
+        stack.stop()
+
+
+class PubSubForTests:
+    """Topics and subscriptions with names unique to one test, on the emulator."""
+
+    def __init__(self, project: str):
+        import uuid
+
+        from google.cloud import pubsub_v1
+
+        self.project, self.suffix = project, uuid.uuid4().hex[:8]
+        self.publisher, self.subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+        self._topics, self._subscriptions = [], []
+
+    def unique(self, name: str) -> str:
+        return f"{name}-{self.suffix}"
+
+    def topic(self, name: str) -> str:
+        """Creates the topic `name` (give a `unique()` name); returns its path."""
+        path = self.publisher.topic_path(self.project, name)
+        self.publisher.create_topic(name=path)
+        self._topics.append(path)
+        return path
+
+    def subscription(self, name: str, topic: str, ack_deadline_s: int = 10) -> str:
+        path = self.subscriber.subscription_path(self.project, name)
+        self.subscriber.create_subscription(
+            name=path, topic=topic, ack_deadline_seconds=ack_deadline_s
+        )
+        self._subscriptions.append(path)
+        return path
+
+    def publish(self, topic: str, data: bytes, **attributes: str) -> str:
+        return self.publisher.publish(topic, data, **attributes).result(timeout=30)
+
+    def pull(self, subscription: str, max_messages: int = 100, ack: bool = True) -> list:
+        """One pull (waits up to a few seconds for a message); acks what it got."""
+        from google.api_core.exceptions import DeadlineExceeded
+
+        try:
+            response = self.subscriber.pull(
+                subscription=subscription, max_messages=max_messages, timeout=5
+            )
+        except DeadlineExceeded:
+            return []
+        received = list(response.received_messages)
+        if ack and received:
+            self.subscriber.acknowledge(
+                subscription=subscription, ack_ids=[r.ack_id for r in received]
+            )
+        return [r.message for r in received] if ack else received
+
+    def drain(self, subscription: str) -> list:
+        """Everything the subscription still has, until a pull comes back empty."""
+        messages = []
+        while batch := self.pull(subscription):
+            messages += batch
+        return messages
+
+    def cleanup(self) -> None:
+        for path in self._subscriptions:
+            self.subscriber.delete_subscription(subscription=path)
+        for path in self._topics:
+            self.publisher.delete_topic(topic=path)
+        self.subscriber.close()
+
+
+@pytest.fixture
+def pubsub(emulators):
+    helper = PubSubForTests(emulators.project)
+    yield helper
+    helper.cleanup()
+
+
+@pytest.fixture
+def gcs_bucket(emulators) -> str:
+    import uuid
+
+    from google.cloud import storage
+
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    storage.Client().create_bucket(name)
+    return name

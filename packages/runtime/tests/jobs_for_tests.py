@@ -1,6 +1,15 @@
-"""Configs and logic used by the runtime tests: small, real, on temporary folders."""
+"""Configs and logic used by the runtime tests: small, real, on temporary folders.
 
+Run as a program, it is a streaming job for the crash test:
+    python -m jobs_for_tests CONFIG [run_job_cli arguments]
+(Describe, leaving `<element>.<pid>.started` in $CADENZA_TEST_MARKERS at each call.)
+"""
+
+import collections
+import os
 import pathlib
+import sys
+import threading
 import time
 
 from cadenza.core import parse_job_config
@@ -19,6 +28,26 @@ data:
 {extra}
 """
     return parse_job_config(text, source="test-job.yaml", env=placeholders)
+
+
+def gcs_config_text(bucket: str, job: str, extra: str = "") -> str:
+    """A job reading gs://BUCKET/in/<e>.txt, writing gs://BUCKET/out/<e>.json and .bin."""
+    return f"""
+job_name: {job}
+version: "2"
+data:
+  inputs: [{{name: audio, location: "gs://{bucket}/in", suffix: .txt}}]
+  outputs:
+    - {{name: report, location: "gs://{bucket}/out", suffix: .json}}
+    - {{name: copy, location: "gs://{bucket}/out", suffix: .bin}}
+{extra}
+"""
+
+
+def put_gcs_input(bucket: str, element: str, text: str = "hello") -> None:
+    from google.cloud import storage
+
+    storage.Client().bucket(bucket).blob(f"in/{element}.txt").upload_from_string(text)
 
 
 def put_input(tmp: pathlib.Path, element: str, text: str = "hello") -> None:
@@ -53,3 +82,37 @@ class Flaky(JobLogic):
         if self.calls <= self.failures:
             raise ConnectionError(f"attempt {self.calls} refused")
         return Result(outputs={"report": {"calls": self.calls}, "copy": b""})
+
+
+CALLS: collections.Counter = collections.Counter()  # element -> calls, in this process
+_CALLS_LOCK = threading.Lock()
+
+
+class Counting(Describe):
+    """Describe, counting its calls per element in CALLS (for in-process runs)."""
+
+    def process(self, ctx):
+        with _CALLS_LOCK:
+            CALLS[ctx.element] += 1
+        return super().process(ctx)
+
+
+class Marking(Describe):
+    """Describe, leaving `<element>.<pid>.started` in a folder when each call starts."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+
+    def process(self, ctx):
+        (pathlib.Path(self.folder) / f"{ctx.element}.{os.getpid()}.started").touch()
+        return super().process(ctx)
+
+
+def main(argv) -> int:
+    from cadenza.runtime.cli import run_job_cli
+
+    return run_job_cli(Marking(os.environ["CADENZA_TEST_MARKERS"]), argv[0], argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

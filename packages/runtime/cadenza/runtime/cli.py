@@ -1,9 +1,13 @@
-"""The command line every job gets: run its batch form with a profile.
+"""The command line every job gets: run it with a profile, in batch or streaming.
 
     bazel run //jobs/<job> -- [--profile local|dask|dataflow] [--set key.path=value ...]
 
-`${VAR}` in job.yaml come from the environment; `--set` overrides any key. Relative
-paths are relative to where the command was started (not Bazel's runfiles).
+A job whose config has a streaming event input (`pubsub`, `gcs_notification`) streams
+on the local runner until it is stopped (Ctrl-C or SIGTERM: messages in work go back
+to Pub/Sub); `--batch` runs its batch inputs instead. Otherwise it runs its batch
+inputs and prints the summary. `${VAR}` in job.yaml come from the environment;
+`--set` overrides any key. Relative paths are relative to where the command was
+started (not Bazel's runfiles).
 """
 
 from __future__ import annotations
@@ -11,14 +15,17 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 
 from rich.console import Console
 
-from cadenza.core import CadenzaError, load_job_config
+from cadenza.core import CadenzaError, JobConfig, load_job_config
 from cadenza.runtime.api import JobLogic
 from cadenza.runtime.batch import BatchRun, run_batch
+from cadenza.runtime.streaming import is_streaming, run_streaming
 from cadenza.runtime.summary import print_summary
 
 
@@ -28,12 +35,16 @@ def run_job_cli(
     argv: Sequence[str] | None = None,
     after: Callable[[BatchRun, Console], None] | None = None,
 ) -> int:
-    """Parses the command line, loads the config, runs the batch job, prints the summary."""
+    """Parses the command line, loads the config, runs the job (batch or streaming)."""
     config_path = pathlib.Path(config_path).resolve()
     parser = argparse.ArgumentParser(description=f"Run the job in {config_path.parent.name}.")
     parser.add_argument("--profile", default="local", help="a profile of job.yaml (default: local)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override")
-    parser.add_argument("--runs", default=".cadenza/runs", help="where run records go")
+    parser.add_argument("--runs", default=".cadenza/runs", help="where run records and state go")
+    parser.add_argument("--batch", action="store_true", help="run the batch inputs only")
+    parser.add_argument(
+        "--max-messages", type=int, default=10, help="streaming: messages per pull (default 10)"
+    )
     args, beam_args = parser.parse_known_args(argv)
     os.chdir(os.environ.get("BUILD_WORKING_DIRECTORY", "."))
     console = Console(stderr=False) if sys.stdout.isatty() else Console(width=120)
@@ -44,6 +55,8 @@ def run_job_cli(
             overrides=args.set,
             params_class=getattr(logic, "params_class", None),
         )
+        if is_streaming(config) and not args.batch:
+            return _stream(config, logic, args, beam_args, console)
         run = run_batch(
             config, logic, profile=args.profile, runs_root=args.runs, extra_args=beam_args
         )
@@ -53,4 +66,39 @@ def run_job_cli(
     print_summary(run, console)
     if after:
         after(run, console)
+    return 0
+
+
+def _stream(config: JobConfig, logic: JobLogic, args, beam_args, console: Console) -> int:
+    """Streams until SIGINT/SIGTERM or a pipeline failure; prints the job's counters."""
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        run = run_streaming(
+            config,
+            logic,
+            profile=args.profile,
+            runs_root=args.runs,
+            extra_args=beam_args,
+            max_messages=args.max_messages,
+        )
+        console.print(
+            f"{config.job_name}: streaming from {', '.join(run.subscriptions)} (Ctrl-C stops)"
+        )
+        while not stop.wait(0.5) and not run.wait(0):
+            pass
+        counters = run.metrics()
+        run.stop()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    console.print(
+        f"{config.job_name}: stopped; "
+        + (", ".join(f"{k} {v}" for k, v in counters.items()) or "no messages")
+    )
+    if run.error is not None:
+        console.print(f"[red]error[/red] the pipeline failed: {run.error}")
+        return 1
     return 0

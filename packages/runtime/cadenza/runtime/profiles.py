@@ -7,6 +7,10 @@
   workers running `sdk_container_image` when given.
 
 A profile's `options` become `--key=value` flags; `extra_args` (the command line) win.
+
+Streaming jobs (a Pub/Sub or upload-notification event input) run on the `local`
+profile only, on Beam's bundle-based DirectRunner with `--streaming` (the FnApiRunner
+does not stream); see cadenza.runtime.streaming.
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ from collections.abc import Sequence
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from cadenza.core import JobConfig
+from cadenza.core import ConfigError, JobConfig
 
 LOCAL_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
 DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
 DATAFLOW_RUNNER = "DataflowRunner"
+STREAMING_LOCAL_RUNNER = "apache_beam.runners.direct.direct_runner.BundleBasedDirectRunner"
 
 
 def _flag(key: str, value) -> str:
@@ -45,10 +50,22 @@ def profile_args(config: JobConfig, profile_name: str) -> list[str]:
         ]
         if profile.sdk_container_image:
             args.append(f"--sdk_container_image={profile.sdk_container_image}")
-    args += [
-        _flag(key, value) for key, value in sorted(profile.options.items()) if value is not False
-    ]
-    return args
+    return args + _option_flags(profile.options)
+
+
+def _option_flags(options: dict) -> list[str]:
+    return [_flag(key, value) for key, value in sorted(options.items()) if value is not False]
+
+
+def streaming_profile_args(config: JobConfig, profile_name: str) -> list[str]:
+    """The Beam flags for running the job's streaming form on one of its profiles."""
+    profile = config.profile(profile_name)
+    if profile.runner != "local":
+        raise ConfigError(
+            f"{config.job_name}: profiles.{profile_name}: streaming runs on the local runner "
+            f"only; the {profile.runner} runner is not supported for streaming event inputs"
+        )
+    return [f"--runner={STREAMING_LOCAL_RUNNER}", "--streaming", *_option_flags(profile.options)]
 
 
 def pipeline_options(

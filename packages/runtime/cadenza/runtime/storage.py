@@ -1,10 +1,19 @@
 """Writing data outputs atomically, with their provenance, on any Beam filesystem.
 
-Local paths: the content goes to a hidden temporary file in the same folder, is
-flushed to disk, then renamed over the target, so a reader sees the old file or the
-new one, never half of one. Other filesystems (gs://): one upload through Beam's
-FileSystems, which Cloud Storage makes visible only when complete; no temporary
-objects are created (they would fire upload events).
+Every write is a whole-object replacement that readers see complete or not at all:
+
+- Local paths: the content goes to a hidden temporary file in the same folder, is
+  flushed to disk, then renamed over the target (`os.replace`), or, when the target
+  must not be replaced, hard-linked to it (`os.link` fails if it exists).
+- `gs://`: one upload with the google-cloud-storage client and a generation
+  precondition: `if_generation_match=0` (the object must not exist) or the generation
+  being replaced. Cloud Storage makes the object visible only when the upload is
+  complete, and no temporary object is ever created (it would fire an upload event).
+- Other Beam filesystems: one `FileSystems.create`.
+
+`write_atomically(path, data, overwrite=False)` is create-only: if the object exists
+it is left alone and False is returned. That is what makes a retried or redelivered
+message write each output exactly once.
 
 Provenance goes to a sidecar `<output>.provenance.json`, written after the output.
 """
@@ -15,6 +24,7 @@ import hashlib
 import json
 import os
 import pathlib
+import threading
 import uuid
 
 from apache_beam.io.filesystems import FileSystems
@@ -22,35 +32,105 @@ from apache_beam.io.filesystems import FileSystems
 PROVENANCE_SUFFIX = ".provenance.json"
 
 
+class OutputConflict(RuntimeError):
+    """An object changed while it was being replaced (another writer got there first)."""
+
+
 def is_local(path: str) -> bool:
     return "://" not in path
 
 
-def write_atomically(path: str, data: bytes) -> None:
-    """Writes `data` to `path` so that no reader ever sees a partial file."""
+def split_gcs_path(path: str) -> tuple[str, str]:
+    """("bucket", "object/name") of a gs:// path."""
+    if not path.startswith("gs://") or "/" not in path[5:]:
+        raise ValueError(f"{path!r}: expected gs://BUCKET/OBJECT")
+    bucket, name = path[5:].split("/", 1)
+    if not bucket or not name:
+        raise ValueError(f"{path!r}: expected gs://BUCKET/OBJECT")
+    return bucket, name
+
+
+_clients = threading.local()
+
+
+def gcs_client():
+    """This thread's google-cloud-storage client (STORAGE_EMULATOR_HOST is honoured)."""
+    client = getattr(_clients, "client", None)
+    if client is None:
+        from google.cloud import storage
+
+        client = _clients.client = storage.Client()
+    return client
+
+
+def write_atomically(path: str, data: bytes, *, overwrite: bool = True) -> bool:
+    """Writes `data` to `path` so that no reader ever sees a partial file.
+
+    Returns True when written; with `overwrite=False`, an existing object is left as
+    it is and False is returned.
+    """
     if is_local(path):
-        target = pathlib.Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-        try:
-            with open(temporary, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, target)
-        finally:
-            temporary.unlink(missing_ok=True)
-        return
+        return _write_local(pathlib.Path(path), data, overwrite)
+    if path.startswith("gs://"):
+        return _write_gcs(path, data, overwrite)
+    if not overwrite and FileSystems.exists(path):
+        return False
     with FileSystems.create(path, mime_type="application/octet-stream") as handle:
         handle.write(data)
+    return True
+
+
+def _write_local(target: pathlib.Path, data: bytes, overwrite: bool) -> bool:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if overwrite:
+            os.replace(temporary, target)
+            return True
+        try:
+            os.link(temporary, target)
+        except FileExistsError:
+            if target.is_dir():
+                raise IsADirectoryError(f"{target} is a folder, not a file") from None
+            return False
+        return True
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _write_gcs(path: str, data: bytes, overwrite: bool) -> bool:
+    from google.api_core.exceptions import PreconditionFailed
+
+    bucket_name, name = split_gcs_path(path)
+    bucket = gcs_client().bucket(bucket_name)
+    generation = 0
+    if overwrite:
+        existing = bucket.get_blob(name)
+        generation = existing.generation if existing is not None else 0
+    try:
+        bucket.blob(name).upload_from_string(
+            data, content_type="application/octet-stream", if_generation_match=generation
+        )
+    except PreconditionFailed:
+        if not overwrite:
+            return False
+        raise OutputConflict(
+            f"{path} changed while being replaced (expected generation {generation})"
+        ) from None
+    return True
 
 
 def provenance_path(path: str) -> str:
     return path + PROVENANCE_SUFFIX
 
 
-def write_provenance(path: str, record: dict) -> None:
-    write_atomically(provenance_path(path), json.dumps(record, sort_keys=True).encode())
+def write_provenance(path: str, record: dict, *, overwrite: bool = True) -> bool:
+    data = json.dumps(record, sort_keys=True).encode()
+    return write_atomically(provenance_path(path), data, overwrite=overwrite)
 
 
 def read_provenance(path: str) -> dict | None:

@@ -11,6 +11,7 @@ import apache_beam as beam
 
 from cadenza.core import JobConfig
 from cadenza.runtime.api import JobLogic
+from cadenza.runtime.lifecycle._step import Carried
 from cadenza.runtime.lifecycle.decoding import DecodeMessages
 from cadenza.runtime.lifecycle.existence import RequireInputs, SkipExistingOutputs
 from cadenza.runtime.lifecycle.logic import RunLogic
@@ -20,6 +21,7 @@ from cadenza.runtime.lifecycle.routing import CheckRecipients, PassPings
 from cadenza.runtime.lifecycle.writing import WriteOutputs
 
 __all__ = [
+    "Carried",
     "CheckRecipients",
     "DeadLetter",
     "DecodeMessages",
@@ -36,11 +38,16 @@ __all__ = [
 class Lifecycle(beam.PTransform):
     """Raw events -> {"published": encoded messages for the children,
     "published_messages": the same before encoding (audited, this job's ids),
-    "finished": messages this job did not act on, "dead_letter": DeadLetter records}."""
+    "finished": messages this job did not act on, "dead_letter": DeadLetter records}.
 
-    def __init__(self, config: JobConfig, logic: JobLogic):
+    Events may be `Carried(token, event)`: every output then carries its event's token
+    (see lifecycle/_step.py). `shared_logic=True` sets the logic up once per process
+    (streaming on the bundle-based DirectRunner, which sets DoFns up per bundle).
+    """
+
+    def __init__(self, config: JobConfig, logic: JobLogic, *, shared_logic: bool = False):
         super().__init__()
-        self._config, self._logic = config, logic
+        self._config, self._logic, self._shared = config, logic, shared_logic
 
     def expand(self, events):
         config = self._config
@@ -59,7 +66,7 @@ class Lifecycle(beam.PTransform):
         messages = step(messages, "Ping" >> PassPings(job, version))
         messages = step(messages, "SkipExisting" >> SkipExistingOutputs(config))
         messages = step(messages, "RequireInputs" >> RequireInputs(config))
-        results = step(messages, "Logic" >> RunLogic(config, self._logic))
+        results = step(messages, "Logic" >> RunLogic(config, self._logic, shared=self._shared))
         step(results, "Write" >> WriteOutputs(config))
         done = tuple(published) | "AllPublished" >> beam.Flatten()
         return {

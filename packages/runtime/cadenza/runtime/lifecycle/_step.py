@@ -5,6 +5,16 @@ step does not rely on the runner to split tagged outputs (Beam's DaskRunner does
 it hands every output of a ParDo to every consumer). Instead each output is wrapped
 in a `Routed` record and split by explicit filters, which every runner executes the
 same way. A step's result is a dict: "main" plus the lifecycle tags.
+
+Two more things every step gets from here:
+
+- A `Carried(token, value)` element is unwrapped for the step and each output wrapped
+  again with the same token: the streaming runner carries each Pub/Sub message's
+  receipt through the lifecycle this way, without any step knowing about it. A carried
+  element that produces nothing (an ignored storage event) comes out on `finished`
+  as `Carried(token, None)`, so it can still be acknowledged.
+- An exception a step did not handle dead-letters the element with the step's stage
+  and the traceback, instead of failing the pipeline: nothing is lost.
 """
 
 from __future__ import annotations
@@ -13,7 +23,14 @@ import apache_beam as beam
 import attrs
 from apache_beam.metrics import Metrics
 
-from cadenza.runtime.lifecycle.records import DEAD_LETTER, FINISHED, PUBLISH
+from cadenza.core import Message
+from cadenza.runtime.lifecycle.records import (
+    DEAD_LETTER,
+    FINISHED,
+    PUBLISH,
+    DeadLetter,
+    summarize_traceback,
+)
 
 MAIN = "main"
 TAGS = (DEAD_LETTER, PUBLISH, FINISHED)
@@ -32,9 +49,40 @@ class Routed:
     value: object
 
 
+@attrs.frozen
+class Carried:
+    """A value travelling with a token the steps do not look at (a message's receipt)."""
+
+    token: object
+    value: object
+
+
+def carried_map(fn):
+    """`fn` applied to a value, or to the value inside a `Carried` (keeping its token)."""
+
+    def apply(item):
+        if isinstance(item, Carried):
+            return Carried(item.token, fn(item.value))
+        return fn(item)
+
+    return apply
+
+
+def unhandled(job: str, stage: str, item, error: BaseException) -> DeadLetter:
+    """The dead letter for an element whose step raised."""
+    reason = f"unexpected error in {stage}: {type(error).__name__}: {error}"
+    if isinstance(item, Message):
+        return DeadLetter.for_message(job, stage, item, reason, error)
+    data = getattr(item, "data", item[0] if isinstance(item, tuple) else item)
+    raw = bytes(data) if isinstance(data, bytes | bytearray) else repr(item).encode()
+    return DeadLetter(
+        job=job, stage=stage, reason=reason, message=raw, traceback=summarize_traceback(error)
+    )
+
+
 class _RoutingFn(beam.DoFn):
-    def __init__(self, fn: beam.DoFn):
-        self._fn = fn
+    def __init__(self, fn: beam.DoFn, job: str, stage: str):
+        self._fn, self._job, self._stage = fn, job, stage
 
     def setup(self):
         self._fn.setup()
@@ -43,11 +91,28 @@ class _RoutingFn(beam.DoFn):
         self._fn.teardown()
 
     def process(self, element):
-        for output in self._fn.process(element) or ():
+        token, carried = None, isinstance(element, Carried)
+        if carried:
+            token, element = element.token, element.value
+
+        def wrap(value):
+            return Carried(token, value) if carried else value
+
+        produced = False
+        try:
+            outputs = list(self._fn.process(element) or ())
+        except Exception as err:
+            count(self._job, f"dead_letter_{self._stage}")
+            yield Routed(DEAD_LETTER, wrap(unhandled(self._job, self._stage, element, err)))
+            return
+        for output in outputs:
+            produced = True
             if isinstance(output, beam.pvalue.TaggedOutput):
-                yield Routed(output.tag, output.value)
+                yield Routed(output.tag, wrap(output.value))
             else:
-                yield Routed(MAIN, output)
+                yield Routed(MAIN, wrap(output))
+        if carried and not produced:
+            yield Routed(FINISHED, Carried(token, None))
 
 
 def _only(tag: str):
@@ -62,14 +127,15 @@ class RunStep(beam.PTransform):
     """Applies a step's DoFn; returns {"main": ..., "dead_letter": ..., "publish": ...,
     "finished": ...}."""
 
-    def __init__(self, fn: beam.DoFn):
+    def __init__(self, fn: beam.DoFn, job: str, stage: str):
         super().__init__()
-        self._fn = fn
+        self._fn, self._job, self._stage = fn, job, stage
 
     def expand(self, pcoll):
-        routed = pcoll | "Run" >> beam.ParDo(_RoutingFn(self._fn))
+        routed = pcoll | "Run" >> beam.ParDo(_RoutingFn(self._fn, self._job, self._stage))
         return {tag: routed | f"Only_{tag}" >> beam.FlatMap(_only(tag)) for tag in (MAIN, *TAGS)}
 
 
-def with_step_outputs(label: str, fn: beam.DoFn) -> beam.PTransform:
-    return label >> RunStep(fn)
+def with_step_outputs(label: str, fn: beam.DoFn, *, job: str, stage: str) -> beam.PTransform:
+    """`label >> RunStep(fn)`; `job` and `stage` name the dead letters of unhandled errors."""
+    return label >> RunStep(fn, job, stage)

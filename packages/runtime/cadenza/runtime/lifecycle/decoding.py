@@ -9,12 +9,22 @@ from cadenza.runtime.lifecycle._step import count, with_step_outputs
 from cadenza.runtime.lifecycle.records import DEAD_LETTER, DeadLetter
 
 
+def event_parts(event) -> tuple[bytes, dict | None]:
+    """(data, attributes) of an event: bytes, a (bytes, attributes) pair, or a Pub/Sub
+    message (anything with `.data` and `.attributes`)."""
+    if isinstance(event, tuple):
+        return event
+    if hasattr(event, "data") and hasattr(event, "attributes"):
+        return event.data, dict(event.attributes or {})
+    return event, None
+
+
 class _DecodeFn(beam.DoFn):
     def __init__(self, job: str, policy: DecodePolicy):
         self._job, self._policy = job, policy
 
     def process(self, event):
-        data, attributes = event if isinstance(event, tuple) else (event, None)
+        data, attributes = event_parts(event)
         try:
             message = decode(data, attributes, self._policy)
         except NotAnUploadEvent:
@@ -32,11 +42,14 @@ class _DecodeFn(beam.DoFn):
 
 
 class DecodeMessages(beam.PTransform):
-    """bytes, or (bytes, Pub/Sub attributes) -> Message; undecodable input is dead-lettered."""
+    """bytes, (bytes, Pub/Sub attributes) or a Pub/Sub message -> Message; undecodable
+    input is dead-lettered."""
 
     def __init__(self, job: str, policy: DecodePolicy):
         super().__init__()
         self._job, self._policy = job, policy
 
     def expand(self, events):
-        return events | with_step_outputs("Decode", _DecodeFn(self._job, self._policy))
+        return events | with_step_outputs(
+            "Decode", _DecodeFn(self._job, self._policy), job=self._job, stage="decode"
+        )

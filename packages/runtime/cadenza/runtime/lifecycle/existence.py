@@ -58,7 +58,12 @@ class SkipExistingOutputs(beam.PTransform):
         self._config = config
 
     def expand(self, messages):
-        return messages | with_step_outputs("SkipExisting", _SkipExistingFn(self._config))
+        return messages | with_step_outputs(
+            "SkipExisting",
+            _SkipExistingFn(self._config),
+            job=self._config.job_name,
+            stage="outputs",
+        )
 
 
 class _RequireInputsFn(beam.DoFn):
@@ -85,4 +90,9 @@ class RequireInputs(beam.PTransform):
         self._config = config
 
     def expand(self, messages):
-        return messages | with_step_outputs("RequireInputs", _RequireInputsFn(self._config))
+        return messages | with_step_outputs(
+            "RequireInputs",
+            _RequireInputsFn(self._config),
+            job=self._config.job_name,
+            stage="inputs",
+        )

@@ -1,16 +1,23 @@
 """Step 7: run the job's logic, with a timeout and retries for transient errors.
 
-The logic runs on a worker thread of the DoFn (no process per call). When it overruns
-the timeout the element is dead-lettered at once; if the thread finishes later, its
-result is discarded, never written. Transient errors (ConnectionError, TimeoutError
-and the logic's `transient_errors`) are retried with exponential backoff.
+Each call runs on its own daemon thread (no process per call). When it overruns the
+timeout the element is dead-lettered at once and the runner moves on; the thread is
+abandoned, and if it ever finishes, its result is discarded, never written. A stuck
+call therefore costs one idle thread, never the elements behind it (a shared pool
+would fill up with stuck calls). Transient errors (ConnectionError, TimeoutError and
+the logic's `transient_errors`) are retried with exponential backoff.
+
+`shared=True` (streaming) sets the logic up once per process instead of once per DoFn
+instance: Beam's bundle-based DirectRunner deserializes a fresh DoFn and calls
+`setup`/`teardown` for every bundle. `release_shared_logic()` tears those down.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
+import threading
 import time
+import uuid
 
 import apache_beam as beam
 import attrs
@@ -61,21 +68,52 @@ def check_result(config: JobConfig, result) -> str | None:
     return None
 
 
+_SHARED: dict[str, JobLogic] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def release_shared_logic() -> None:
+    """Tears down every logic set up with `shared=True` in this process."""
+    with _SHARED_LOCK:
+        logics = list(_SHARED.values())
+        _SHARED.clear()
+    for logic in logics:
+        logic.teardown()
+
+
+class _Call:
+    """One call of the logic on its own daemon thread."""
+
+    def __init__(self, fn, ctx):
+        self.result, self.error = None, None
+        self._fn, self._ctx = fn, ctx
+        self.thread = threading.Thread(target=self._run, daemon=True, name="cadenza-logic")
+
+    def _run(self):
+        try:
+            self.result = self._fn(self._ctx)
+        except BaseException as err:  # handed to the caller, which decides
+            self.error = err
+
+
 class _RunLogicFn(beam.DoFn):
-    def __init__(self, config: JobConfig, logic: JobLogic):
-        self._config, self._logic = config, logic
-        self._pool = None
+    def __init__(self, config: JobConfig, logic: JobLogic, shared: bool = False):
+        self._config, self._logic, self._shared = config, logic, shared
+        self._key = uuid.uuid4().hex  # the same in every deserialized copy
 
     def setup(self):
-        self._logic.setup(self._config)
-        self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=4, thread_name_prefix=f"cadenza-{self._config.job_name}"
-        )
+        if not self._shared:
+            self._logic.setup(self._config)
+            return
+        with _SHARED_LOCK:
+            if self._key not in _SHARED:
+                self._logic.setup(self._config)
+                _SHARED[self._key] = self._logic
+            self._logic = _SHARED[self._key]
 
     def teardown(self):
-        self._logic.teardown()
-        if self._pool:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        if not self._shared:
+            self._logic.teardown()
 
     def _context(self, message) -> ElementContext:
         config = self._config
@@ -94,12 +132,17 @@ class _RunLogicFn(beam.DoFn):
 
     def _call_once(self, ctx: ElementContext):
         timeout = self._config.execution.timeout_s
-        future = self._pool.submit(self._logic.process, ctx)
-        try:
-            return future.result(timeout=timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()  # if it is already running, its result is simply never used
-            raise LogicTimeout(f"process() took longer than {timeout} s") from None
+        call = _Call(self._logic.process, ctx)
+        call.thread.start()
+        call.thread.join(timeout)
+        if call.thread.is_alive():  # abandoned: its result, if any, is never used
+            count(self._config.job_name, "abandoned_logic_calls")
+            raise LogicTimeout(f"process() took longer than {timeout} s")
+        if isinstance(call.error, Exception):
+            raise call.error
+        if call.error is not None:  # SystemExit and the like: a failure of this element only
+            raise RuntimeError(f"process() raised {type(call.error).__name__}") from call.error
+        return call.result
 
     def process(self, message):
         execution = self._config.execution
@@ -142,11 +185,16 @@ class _RunLogicFn(beam.DoFn):
 class RunLogic(beam.PTransform):
     """Message -> Produced(message, Result); failures and timeouts are dead-lettered."""
 
-    def __init__(self, config: JobConfig, logic: JobLogic):
+    def __init__(self, config: JobConfig, logic: JobLogic, *, shared: bool = False):
         super().__init__()
         if not isinstance(logic, JobLogic):
             raise TypeError(f"RunLogic needs a JobLogic instance, got {type(logic).__name__}")
-        self._config, self._logic = config, logic
+        self._config, self._logic, self._shared = config, logic, shared
 
     def expand(self, messages):
-        return messages | with_step_outputs("RunLogic", _RunLogicFn(self._config, self._logic))
+        return messages | with_step_outputs(
+            "RunLogic",
+            _RunLogicFn(self._config, self._logic, self._shared),
+            job=self._config.job_name,
+            stage="logic",
+        )

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import hashlib
+import uuid
+
 import apache_beam as beam
+import attrs
 
 from cadenza.core import Message, Recipients, encode
+from cadenza.runtime.lifecycle._step import carried_map
+
+
+def child_message_id(job: str, message: Message) -> str:
+    """The id of the message `job` publishes for `message`: derived, not random, so a
+    message published again after a crash carries the same id (an idempotency key).
+    A message without an id gets a random one."""
+    if not message.message_id:
+        return uuid.uuid4().hex
+    return hashlib.sha256(f"{job}\0{message.message_id}".encode()).hexdigest()[:32]
 
 
 def message_for_children(job: str, message: Message) -> Message:
-    """A new message id on the same trace. When this job was the bottom-up target
-    (`trigger_children_of`), its children run as in top-down mode."""
+    """The message for the children: its own id (derived from this one), the same trace.
+    When this job was the bottom-up target (`trigger_children_of`), its children run
+    as in top-down mode."""
     recipients = message.recipients
     if recipients.limited and recipients.trigger_children_of == job:
         recipients = Recipients.anyone()
-    return message.child(recipients=recipients)
+    return attrs.evolve(message, message_id=child_message_id(job, message), recipients=recipients)
 
 
 class EncodeForChildren(beam.PTransform):
@@ -25,4 +40,5 @@ class EncodeForChildren(beam.PTransform):
 
     def expand(self, messages):
         job = self._job
-        return messages | "ForChildren" >> beam.Map(lambda m: encode(message_for_children(job, m)))
+        encode_one = carried_map(lambda m: encode(message_for_children(job, m)))
+        return messages | "ForChildren" >> beam.Map(encode_one)

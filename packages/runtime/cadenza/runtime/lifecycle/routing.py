@@ -34,7 +34,12 @@ class CheckRecipients(beam.PTransform):
         self._job, self._version = job, job_version
 
     def expand(self, messages):
-        return messages | with_step_outputs("Recipients", _RecipientsFn(self._job, self._version))
+        return messages | with_step_outputs(
+            "Recipients",
+            _RecipientsFn(self._job, self._version),
+            job=self._job,
+            stage="recipients",
+        )
 
 
 class _PingFn(beam.DoFn):
@@ -58,4 +63,6 @@ class PassPings(beam.PTransform):
         self._job, self._version = job, job_version
 
     def expand(self, messages):
-        return messages | with_step_outputs("Ping", _PingFn(self._job, self._version))
+        return messages | with_step_outputs(
+            "Ping", _PingFn(self._job, self._version), job=self._job, stage="ping"
+        )

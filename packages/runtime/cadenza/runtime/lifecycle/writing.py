@@ -1,4 +1,11 @@
-"""Step 8: write the logic's outputs atomically, each with its provenance sidecar."""
+"""Step 8: write the logic's outputs atomically, each with its provenance sidecar.
+
+Outputs are created, never replaced, unless the message is forced or the config
+reprocesses outputs of older job versions. An output that already exists when it is
+written (an earlier attempt of this message wrote it before a crash, or a duplicate
+message won the race) is kept as it is: each output object is written exactly once.
+Its provenance is then written only if it is missing (a crash between the two).
+"""
 
 from __future__ import annotations
 
@@ -56,11 +63,16 @@ class _WriteFn(beam.DoFn):
                 if not loc.skip_existence_check
             }
             record = provenance(config, message, inputs)
+            replace = message.force or config.reprocess_on_version_change
             for loc in config.data.outputs:
                 if loc.name in result.outputs:
                     path = loc.path_for(message.element)
-                    write_atomically(path, content_bytes(loc.name, result.outputs[loc.name]))
-                    write_provenance(path, record)
+                    data = content_bytes(loc.name, result.outputs[loc.name])
+                    if write_atomically(path, data, overwrite=replace):
+                        write_provenance(path, record)
+                    else:
+                        count(config.job_name, "outputs_kept")
+                        write_provenance(path, record, overwrite=False)
         except Exception as err:
             count(config.job_name, "dead_letter_write")
             reason = f"writing outputs failed: {type(err).__name__}: {err}"
@@ -83,4 +95,6 @@ class WriteOutputs(beam.PTransform):
         self._config = config
 
     def expand(self, results):
-        return results | with_step_outputs("WriteOutputs", _WriteFn(self._config))
+        return results | with_step_outputs(
+            "WriteOutputs", _WriteFn(self._config), job=self._config.job_name, stage="write"
+        )

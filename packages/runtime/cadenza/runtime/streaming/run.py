@@ -1,0 +1,228 @@
+"""Streaming runs on the local runner: Pub/Sub in, the lifecycle, outcomes settled, acks.
+
+    run = run_streaming(config, MyLogic())     # returns at once; the pipeline runs
+    ...
+    run.stop()                                 # graceful: unfinished messages go back
+
+The pipeline, on Beam's bundle-based DirectRunner with `--streaming`:
+
+    ReadLeased(subscription)            pull, no ack; leases extended while in work
+      -> Receive                        Carried(receipt, event); uploads outside the prefix: finish
+      -> Lifecycle (carrying receipts)  decode ... write outputs
+      -> Settle                         publish / dead-letter durably, then ack
+
+One slow element: the runner has a single worker thread and pulls again only when
+idle, so elements are processed one bundle (one pull, up to `max_messages`) at a time
+and a slow call delays the elements behind it. It never holds them indefinitely:
+`execution.timeout_s` (`DEFAULT_TIMEOUT_S` when the config sets none) bounds every
+call; at the timeout the element is dead-lettered, its thread abandoned, and the
+others go on. Meanwhile the leases keep every pulled message from being redelivered.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+import apache_beam as beam
+import attrs
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from cadenza.core import JobConfig
+from cadenza.runtime.api import JobLogic
+from cadenza.runtime.deadletters import dead_letter_folder
+from cadenza.runtime.lifecycle import Carried, Lifecycle
+from cadenza.runtime.lifecycle.logic import release_shared_logic
+from cadenza.runtime.profiles import streaming_profile_args
+from cadenza.runtime.streaming import _direct_pubsub
+from cadenza.runtime.streaming.leases import close_leases
+from cadenza.runtime.streaming.receipts import Receipt
+from cadenza.runtime.streaming.settle import (
+    DEAD_LETTER,
+    FINISH,
+    PUBLISH,
+    Destinations,
+    Settle,
+    Settlement,
+    settlement,
+)
+from cadenza.runtime.streaming.topology import (
+    Source,
+    check_exists,
+    dead_letter_topic,
+    output_topics,
+    project_for,
+    sources,
+)
+
+LOGGER = logging.getLogger("cadenza.streaming")
+DEFAULT_TIMEOUT_S = 600.0
+
+
+def _receive(message, subscription: str) -> Carried:
+    receipt, event = Receipt.of(subscription, message)
+    return Carried(receipt, event)
+
+
+def _kept_by(source: Source):
+    def kept(carried: Carried) -> bool:
+        return source.keeps(carried.value[1])
+
+    return kept
+
+
+def _not_kept_by(source: Source):
+    def ignored(carried: Carried) -> bool:
+        return not source.keeps(carried.value[1])
+
+    return ignored
+
+
+def _finish_unwatched(carried: Carried) -> Settlement:
+    return Settlement(FINISH, carried.token, None)
+
+
+class StreamJob(beam.PTransform):
+    """The whole streaming pipeline of a job, from its subscriptions to the acks."""
+
+    def __init__(
+        self,
+        config: JobConfig,
+        logic: JobLogic,
+        *,
+        sources: Sequence[Source],
+        destinations: Destinations,
+        max_messages: int = 10,
+    ):
+        super().__init__()
+        if not sources:
+            raise ValueError(f"{config.job_name}: no streaming event input to read")
+        self._config, self._logic = config, logic
+        self._sources, self._to, self._max = tuple(sources), destinations, max_messages
+
+    def expand(self, pbegin):
+        events, unwatched = [], []
+        for i, source in enumerate(self._sources):
+            received = (
+                pbegin
+                | f"Read{i}" >> _direct_pubsub.ReadLeased(source.subscription, self._max)
+                | f"Receive{i}" >> beam.Map(_receive, source.subscription)
+            )
+            if source.bucket is None:
+                events.append(received)
+                continue
+            events.append(received | f"Watched{i}" >> beam.Filter(_kept_by(source)))
+            unwatched.append(
+                received
+                | f"Unwatched{i}" >> beam.Filter(_not_kept_by(source))
+                | f"Finish{i}" >> beam.Map(_finish_unwatched)
+            )
+        merged = events[0] if len(events) == 1 else tuple(events) | "Events" >> beam.Flatten()
+        results = merged | Lifecycle(self._config, self._logic, shared_logic=True)
+        outcomes = (
+            results["published_messages"] | "ToPublish" >> beam.Map(settlement(PUBLISH)),
+            results["finished"] | "ToFinish" >> beam.Map(settlement(FINISH)),
+            results["dead_letter"] | "ToDeadLetter" >> beam.Map(settlement(DEAD_LETTER)),
+            *unwatched,
+        )
+        return outcomes | "Outcomes" >> beam.Flatten() | Settle(self._to)
+
+
+class StreamingRun:
+    """A running streaming pipeline: `stop()` it; `wait()` returns if it ends or fails."""
+
+    def __init__(self, config: JobConfig, result, subscriptions: Sequence[str]):
+        self.config, self.subscriptions = config, tuple(subscriptions)
+        self._result = result
+        self._ended = threading.Event()
+        self._stopping = threading.Lock()
+        self.stopped = False
+        self.error: BaseException | None = None
+        threading.Thread(target=self._watch, daemon=True, name="cadenza-stream-watch").start()
+
+    def _watch(self) -> None:
+        try:
+            self._result.wait_until_finish()
+        except BaseException as err:
+            self.error = err
+        finally:
+            self._ended.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once the run has stopped or failed (see `error`)."""
+        return self._ended.wait(timeout)
+
+    def metrics(self) -> dict[str, int]:
+        """The job's counters so far ({name: value})."""
+        from apache_beam.metrics.metric import MetricsFilter
+
+        namespace = f"cadenza.{self.config.job_name}"
+        found = self._result.metrics().query(MetricsFilter().with_namespace(namespace))
+        totals: dict[str, int] = {}
+        for counter in found["counters"]:
+            name = counter.key.metric.name
+            value = counter.committed if counter.committed is not None else counter.attempted
+            totals[name] = totals.get(name, 0) + (value or 0)
+        return dict(sorted(totals.items()))
+
+    def stop(self) -> None:
+        """Stops pulling, lets the current step finish, gives unfinished messages back."""
+        with self._stopping:
+            if self.stopped:
+                return
+            self.stopped = True
+        try:
+            self._result.cancel()  # returns once the runner's worker is idle
+        finally:
+            close_leases(self.subscriptions, give_back=True)
+            release_shared_logic()
+            self._ended.set()
+
+
+def streaming_options(
+    config: JobConfig, profile: str, extra_args: Sequence[str] = ()
+) -> PipelineOptions:
+    return PipelineOptions([*streaming_profile_args(config, profile), *extra_args])
+
+
+def run_streaming(
+    config: JobConfig,
+    logic: JobLogic,
+    *,
+    profile: str = "local",
+    runs_root: str = ".cadenza/runs",
+    extra_args: Sequence[str] = (),
+    max_messages: int = 10,
+) -> StreamingRun:
+    """Starts the job's streaming pipeline and returns at once.
+
+    State that must outlive the process (the event ledger; dead letters when the config
+    names no location) goes under `<runs_root>/<job>/`.
+    """
+    project = project_for(config, profile)
+    job_sources = sources(config, project)
+    if config.execution.timeout_s is None:
+        config = attrs.evolve(
+            config, execution=attrs.evolve(config.execution, timeout_s=DEFAULT_TIMEOUT_S)
+        )
+    state = f"{runs_root.rstrip('/')}/{config.job_name}"
+    location_given = config.dead_letter.location or not config.dead_letter.topic
+    destinations = Destinations(
+        job=config.job_name,
+        topics=output_topics(config, project),
+        ledger=f"{state}/ledger",
+        dead_letter_folder=dead_letter_folder(config, state) if location_given else None,
+        dead_letter_topic=dead_letter_topic(config, project),
+    )
+    subscriptions = [s.subscription for s in job_sources]
+    topics = [*destinations.topics, *filter(None, [destinations.dead_letter_topic])]
+    check_exists(subscriptions, topics)
+    options = streaming_options(config, profile, extra_args)
+    _direct_pubsub.register()
+    pipeline = beam.Pipeline(options=options)
+    _ = pipeline | "Stream" >> StreamJob(
+        config, logic, sources=job_sources, destinations=destinations, max_messages=max_messages
+    )
+    result = pipeline.run()
+    return StreamingRun(config, result, subscriptions)

@@ -1,0 +1,176 @@
+"""The last streaming step: make each message's outcome durable, then acknowledge it.
+
+Every pulled message ends here exactly once per delivery, with its outcome:
+
+- `publish`: its outputs are written (the lifecycle's write step ran before); the
+  message for the children is published to every output topic and the publish
+  futures are awaited; a ledger entry records that; then the message is acked.
+- `finish`: nothing to publish (not a recipient, an ignored storage event): acked.
+- `dead_letter`: the record, with the message as received, is written to the
+  dead-letter folder and/or published to the dead-letter topic; then acked.
+
+If any of that fails, the message is nacked and Pub/Sub redelivers it: a message is
+acked only once its outcome is durable, and never dropped.
+
+Exactly once, across crashes and redeliveries: outputs are created with a
+does-not-exist precondition (storage.py), so a redelivered message never writes a
+second object (and a message whose outputs exist skips its work). Events: before
+publishing, the settle step looks for the message's ledger entry
+(`<ledger>/<receipt key>.event.json`, written create-only after the publish was
+confirmed); if it is there the event went out already and the message is only acked.
+So an event is published again only if the process died in the few milliseconds
+between Pub/Sub confirming the publish and the ledger write; that event then carries
+the same `cadenza_message_id` attribute (derived from the input message), which
+children can use to drop it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+
+import apache_beam as beam
+import attrs
+from apache_beam.io.filesystems import FileSystems
+
+from cadenza.core import Message, encode
+from cadenza.runtime.deadletters import (
+    PUBLISH_TIMEOUT_S,
+    publish_dead_letter,
+    shared_publisher,
+    write_dead_letter,
+)
+from cadenza.runtime.lifecycle._step import count
+from cadenza.runtime.lifecycle.publishing import message_for_children
+from cadenza.runtime.lifecycle.records import DeadLetter
+from cadenza.runtime.storage import write_atomically
+from cadenza.runtime.streaming.leases import leases_for
+from cadenza.runtime.streaming.receipts import Receipt
+
+LOGGER = logging.getLogger("cadenza.streaming")
+
+PUBLISH, FINISH, DEAD_LETTER = "publish", "finish", "dead_letter"
+
+
+@attrs.frozen
+class Settlement:
+    """A message's outcome: a Message to publish, None, or a DeadLetter."""
+
+    kind: str
+    receipt: Receipt
+    value: object = None
+
+
+def settlement(kind: str):
+    """Carried(receipt, value) -> Settlement(kind, receipt, value)."""
+
+    def make(carried) -> Settlement:
+        return Settlement(kind, carried.token, carried.value)
+
+    return make
+
+
+@attrs.frozen(kw_only=True)
+class Destinations:
+    """Where outcomes go: the job's event topics, its dead letters, its ledger."""
+
+    job: str
+    topics: tuple[str, ...]
+    ledger: str  # folder of ledger entries
+    dead_letter_folder: str | None
+    dead_letter_topic: str | None
+
+
+class _SettleFn(beam.DoFn):
+    def __init__(self, destinations: Destinations):
+        self._to = destinations
+
+    def process(self, item: Settlement):
+        receipt = item.receipt
+        leases = leases_for(receipt.subscription)
+        try:
+            if item.kind == PUBLISH:
+                self._publish_once(receipt, item.value)
+            elif item.kind == DEAD_LETTER:
+                self._dead_letter(receipt, item.value)
+            leases.ack(receipt.ack_id)
+        except Exception as err:
+            count(self._to.job, "settle_failed")
+            LOGGER.warning(
+                "%s: message %s not settled, given back for redelivery: %s: %s",
+                self._to.job,
+                receipt.message_id,
+                type(err).__name__,
+                err,
+            )
+            try:
+                leases.nack([receipt.ack_id])
+            except Exception:  # its lease runs out and Pub/Sub redelivers it anyway
+                LOGGER.warning("%s: nack of %s failed", self._to.job, receipt.message_id)
+            return
+        count(self._to.job, f"acked_{item.kind}")
+        yield receipt.message_id
+
+    def _ledger_entry(self, receipt: Receipt, what: str) -> str:
+        return f"{self._to.ledger.rstrip('/')}/{receipt.key}.{what}.json"
+
+    def _once(self, receipt: Receipt, what: str, publish) -> None:
+        """Runs `publish` (returning a JSON-able record) unless the ledger says it ran."""
+        entry = self._ledger_entry(receipt, what)
+        if FileSystems.exists(entry):
+            count(self._to.job, f"{what}_already_published")
+            return
+        record = publish()
+        record.update(
+            message_id=receipt.message_id,
+            subscription=receipt.subscription,
+            at=dt.datetime.now(dt.UTC).isoformat(),
+        )
+        write_atomically(entry, json.dumps(record, sort_keys=True).encode(), overwrite=False)
+
+    def _publish_once(self, receipt: Receipt, message: Message) -> None:
+        def publish() -> dict:
+            child = message_for_children(self._to.job, message)
+            data = encode(child)
+            publisher = shared_publisher()
+            futures = {
+                topic: publisher.publish(
+                    topic,
+                    data,
+                    cadenza_message_id=child.message_id,
+                    cadenza_trace_id=child.trace_id,
+                    cadenza_job=self._to.job,
+                )
+                for topic in self._to.topics
+            }
+            ids = {topic: f.result(timeout=PUBLISH_TIMEOUT_S) for topic, f in futures.items()}
+            count(self._to.job, "events_published")
+            return {"event": child.message_id, "published": ids}
+
+        self._once(receipt, "event", publish)
+
+    def _dead_letter(self, receipt: Receipt, record: DeadLetter) -> None:
+        record = attrs.evolve(record, received=receipt.describe())
+        if self._to.dead_letter_folder:
+            write_dead_letter(self._to.dead_letter_folder, receipt.key, record)
+        if self._to.dead_letter_topic:
+            topic = self._to.dead_letter_topic
+
+            def publish() -> dict:
+                return {
+                    "published": {topic: publish_dead_letter(shared_publisher(), topic, record)}
+                }
+
+            self._once(receipt, "dead_letter", publish)
+
+
+class Settle(beam.PTransform):
+    """Settlements -> the Pub/Sub ids of the messages acked (after their outcome is durable)."""
+
+    def __init__(self, destinations: Destinations):
+        super().__init__()
+        self._to = destinations
+
+    def expand(self, settlements):
+        return settlements | "Settle" >> beam.ParDo(_SettleFn(self._to))

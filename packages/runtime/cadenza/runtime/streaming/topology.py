@@ -1,0 +1,115 @@
+"""Which subscriptions a streaming job reads and which topics it publishes to.
+
+Names follow the wiring plan (cadenza.core.wiring): a `pubsub` input names its
+subscription; a `gcs_notification` input reads `cadenza-<job>-uploads-<bucket>` and
+keeps only objects under its prefix; the job publishes to `cadenza-<job>-out` and to
+every topic under `events.outputs`. Short names are completed with the project
+(`projects/<project>/topics/<name>`); full paths are taken as they are.
+"""
+
+from __future__ import annotations
+
+import os
+
+import attrs
+
+from cadenza.core import ConfigError, JobConfig
+from cadenza.core.config import GcsNotificationInput, PubSubInput
+from cadenza.core.foreign import is_gcs_notification
+from cadenza.core.wiring import output_topic, uploads_subscription
+
+
+class StreamingSetupError(ConfigError):
+    """A streaming job cannot start: a missing project, topic or subscription."""
+
+
+@attrs.frozen
+class Source:
+    """One subscription to read; for upload notifications, the bucket and prefixes kept."""
+
+    subscription: str
+    bucket: str | None = None
+    prefixes: tuple[str, ...] = ()
+
+    def keeps(self, attributes) -> bool:
+        """False for an upload notification outside this source's bucket/prefixes."""
+        if self.bucket is None or not is_gcs_notification(attributes):
+            return True
+        name = attributes["objectId"]
+        return attributes["bucketId"] == self.bucket and any(
+            name.startswith(prefix) for prefix in self.prefixes
+        )
+
+
+def is_streaming(config: JobConfig) -> bool:
+    """True when the job has a streaming event input (Pub/Sub or upload notifications)."""
+    return any(isinstance(i, PubSubInput | GcsNotificationInput) for i in config.events.inputs)
+
+
+def project_for(config: JobConfig, profile_name: str) -> str:
+    """The Pub/Sub project: the profile's `project`, else $GOOGLE_CLOUD_PROJECT."""
+    profile = config.profiles.get(profile_name)
+    project = (profile.project if profile else None) or os.environ.get("GOOGLE_CLOUD_PROJECT")
+    if not project:
+        raise StreamingSetupError(
+            f"{config.job_name}: no Pub/Sub project: set profiles.{profile_name}.project "
+            "or GOOGLE_CLOUD_PROJECT"
+        )
+    return project
+
+
+def full_path(kind: str, name: str, project: str) -> str:
+    """`projects/<project>/<kind>/<name>` for a short name; a full path as it is."""
+    return name if name.startswith("projects/") else f"projects/{project}/{kind}/{name}"
+
+
+def sources(config: JobConfig, project: str) -> tuple[Source, ...]:
+    found: dict[str, Source] = {}
+    for event_input in config.events.inputs:
+        if isinstance(event_input, PubSubInput):
+            path = full_path("subscriptions", event_input.subscription, project)
+            found.setdefault(path, Source(path))
+        elif isinstance(event_input, GcsNotificationInput):
+            name = uploads_subscription(config.job_name, event_input.bucket)
+            path = full_path("subscriptions", name, project)
+            before = found.get(path, Source(path, event_input.bucket))
+            found[path] = attrs.evolve(before, prefixes=(*before.prefixes, event_input.prefix))
+    return tuple(found.values())
+
+
+def output_topics(config: JobConfig, project: str) -> tuple[str, ...]:
+    names = [output_topic(config.job_name), *(o.topic for o in config.events.outputs)]
+    return tuple(dict.fromkeys(full_path("topics", name, project) for name in names))
+
+
+def dead_letter_topic(config: JobConfig, project: str) -> str | None:
+    topic = config.dead_letter.topic
+    return full_path("topics", topic, project) if topic else None
+
+
+def check_exists(subscriptions, topics) -> None:
+    """Raises StreamingSetupError naming every subscription or topic that is missing."""
+    from google.api_core.exceptions import NotFound
+    from google.cloud import pubsub_v1
+
+    missing = []
+    subscriber, publisher = pubsub_v1.SubscriberClient(), pubsub_v1.PublisherClient()
+    try:
+        for subscription in subscriptions:
+            try:
+                subscriber.get_subscription(subscription=subscription, timeout=30)
+            except NotFound:
+                missing.append(f"subscription {subscription}")
+        for topic in topics:
+            try:
+                publisher.get_topic(topic=topic, timeout=30)
+            except NotFound:
+                missing.append(f"topic {topic}")
+    finally:
+        subscriber.close()
+    if missing:
+        raise StreamingSetupError(
+            "cannot stream: missing on Pub/Sub: "
+            + ", ".join(missing)
+            + " (deploying the job, or the local stack, creates them)"
+        )

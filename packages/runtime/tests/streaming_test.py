@@ -1,0 +1,286 @@
+"""Streaming on the local runner against the real Pub/Sub and Cloud Storage emulators.
+
+Every test gets fresh topics, subscriptions (10 s ack deadlines) and a fresh bucket.
+The job runs in this process; its logic counts its calls per element (CALLS).
+"""
+
+import base64
+import collections
+import json
+import time
+
+import pytest
+from google.cloud import storage
+from jobs_for_tests import CALLS, Counting, gcs_config_text, put_gcs_input
+
+from cadenza.core import Message, decode, encode, parse_job_config
+from cadenza.runtime.storage import read_provenance, write_atomically, write_provenance
+from cadenza.runtime.streaming import StreamingSetupError, run_streaming
+from cadenza.runtime.streaming.receipts import Receipt
+
+
+def wait_for(condition, what: str, timeout_s: float = 180.0) -> None:
+    """Polls `condition` until true; fails naming `what` (a wait, not a timing check)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.2)
+
+
+class Job:
+    """A job with its own input subscription, output topic and watchers, in one bucket."""
+
+    def __init__(self, pubsub, bucket, tmp_path, extra: str = "", dead_letter_topic=False):
+        self.pubsub, self.bucket, self.tmp_path = pubsub, bucket, tmp_path
+        self.name = pubsub.unique("describe")
+        self.input_topic = pubsub.topic(pubsub.unique("in"))
+        self.subscription = pubsub.subscription(pubsub.unique("in"), self.input_topic)
+        self.watch = pubsub.subscription(
+            pubsub.unique("watch"), pubsub.topic(f"cadenza-{self.name}-out")
+        )
+        dead = f"location: gs://{bucket}/dead"
+        if dead_letter_topic:
+            topic = pubsub.topic(pubsub.unique("dead"))
+            self.dead_watch = pubsub.subscription(pubsub.unique("dead-watch"), topic)
+            dead += f", topic: {topic}"
+        text = gcs_config_text(
+            bucket,
+            self.name,
+            f"events: {{inputs: [{{type: pubsub, subscription: {self.subscription}}}]}}\n"
+            f"dead_letter: {{{dead}}}\n{extra}",
+        )
+        self.config = parse_job_config(text, env={})
+        self.events: list[Message] = []
+        self.ids: dict[str, str] = {}  # element -> message_id of what we published
+
+    def start(self, **kwargs):
+        return run_streaming(
+            self.config, Counting(), runs_root=str(self.tmp_path / "runs"), **kwargs
+        )
+
+    def send(self, element: str) -> str:
+        message = Message.new(element)
+        self.ids[element] = message.message_id
+        return self.pubsub.publish(self.input_topic, encode(message))
+
+    def collect(self) -> list[Message]:
+        self.events += [decode(m.data) for m in self.pubsub.pull(self.watch)]
+        return self.events
+
+    def event_counts(self) -> collections.Counter:
+        return collections.Counter(m.element for m in self.events)
+
+    def dead_letters(self) -> dict[str, dict]:
+        blobs = storage.Client().list_blobs(self.bucket, prefix="dead/dead_letter/")
+        records = [json.loads(b.download_as_bytes()) for b in blobs]
+        return {
+            r["element"] or base64.b64decode(r["message"]).decode("latin-1"): r for r in records
+        }
+
+    def output_names(self) -> set[str]:
+        return {b.name for b in storage.Client().list_blobs(self.bucket, prefix="out/")}
+
+
+@pytest.fixture
+def job(pubsub, gcs_bucket, tmp_path):
+    CALLS.clear()
+    return lambda **kwargs: Job(pubsub, gcs_bucket, tmp_path, **kwargs)
+
+
+def test_a_hundred_messages_each_processed_once_acked_after_output(
+    job, pubsub, emulators, gcs_bucket
+):
+    j = job(dead_letter_topic=True)
+    uploads = pubsub.subscription(
+        pubsub.unique("uploads"), f"projects/{emulators.project}/topics/{emulators.uploads_topic}"
+    )
+    good = [f"g{i:02d}" for i in range(90)]
+    failing, missing = ["f0", "f1", "f2", "f3"], ["m0", "m1", "m2"]
+    garbage = [b"\xffgarbage-%d" % i for i in range(3)]
+    for element in good:
+        put_gcs_input(gcs_bucket, element, f"hello {element}")
+    for element in failing:
+        put_gcs_input(gcs_bucket, element, "fail")
+    sent = []
+    for element in good[:50] + failing + missing:
+        sent.append(j.send(element))
+    for data in garbage:
+        sent.append(pubsub.publish(j.input_topic, data))
+    run = j.start()
+    for element in good[50:]:
+        sent.append(j.send(element))
+    assert len(sent) == 100
+    wait_for(
+        lambda: len(j.collect()) >= 90 and len(j.dead_letters()) >= 10,
+        "90 output events and 10 dead letters",
+    )
+    run.stop()
+    j.collect()
+    j.events += [decode(m.data) for m in pubsub.drain(j.watch)]
+
+    assert run.error is None
+    assert j.event_counts() == collections.Counter(good), "one output event per good message"
+    assert {e: CALLS[e] for e in good + failing} == dict.fromkeys(good + failing, 1)
+    assert not pubsub.pull(j.subscription), "every message was acknowledged"
+    outputs = j.output_names()
+    for element in good:
+        assert {f"out/{element}.json", f"out/{element}.bin"} <= outputs
+        record = read_provenance(f"gs://{gcs_bucket}/out/{element}.json")
+        assert record["message_id"] == j.ids[element]
+    assert not [o for o in outputs if o.split("/")[1].split(".")[0] not in good]
+    finalized = collections.Counter(
+        m.attributes["objectId"]
+        for m in pubsub.drain(uploads)
+        if m.attributes["bucketId"] == gcs_bucket and m.attributes["objectId"].startswith("out/")
+    )
+    assert set(finalized.values()) == {1}, "each output object was written exactly once"
+    assert len(finalized) == 4 * len(good)  # two outputs and two provenance sidecars each
+
+    dead = j.dead_letters()
+    assert len(dead) == 10
+    for element in failing:
+        assert dead[element]["reason"] == f"ValueError: input of {element} asks to fail"
+        assert dead[element]["stage"] == "logic"
+        assert "Traceback" in dead[element]["traceback"]
+    for element in missing:
+        assert dead[element]["reason"].startswith("data input missing: audio (gs://")
+    for data in garbage:
+        record = dead[data.decode("latin-1")]
+        assert record["stage"] == "decode" and "not a Cadenza message" in record["reason"]
+        assert base64.b64decode(record["received"]["data"]) == data
+    assert {r["job"] for r in dead.values()} == {j.name}
+    assert {r["received"]["message_id"] for r in dead.values()} <= set(sent)
+    on_topic = [json.loads(m.data) for m in pubsub.drain(j.dead_watch)]
+    assert sorted(r["reason"] for r in on_topic) == sorted(r["reason"] for r in dead.values())
+
+
+def test_a_stuck_element_does_not_hold_up_the_others(job, gcs_bucket):
+    j = job(extra="execution: {timeout_s: 1}")
+    put_gcs_input(gcs_bucket, "stuck", "sleep 3600")
+    fast = [f"fast{i}" for i in range(5)]
+    for element in fast:
+        put_gcs_input(gcs_bucket, element)
+    run = j.start(max_messages=1)
+    for element in ["stuck", *fast]:
+        j.send(element)
+    wait_for(lambda: len(j.collect()) >= 5 and j.dead_letters(), "5 events and a dead letter")
+    run.stop()
+    assert j.event_counts() == collections.Counter(fast)
+    assert j.dead_letters()["stuck"]["reason"] == "process() took longer than 1.0 s"
+
+
+def test_leases_outlast_the_ack_deadline(job, pubsub, gcs_bucket):
+    j = job(extra="execution: {timeout_s: 60}")
+    put_gcs_input(gcs_bucket, "slow", "sleep 13")  # longer than the 10 s ack deadline
+    run = j.start()
+    j.send("slow")
+    wait_for(lambda: j.collect(), "the slow element's event")
+    run.stop()
+    j.events += [decode(m.data) for m in pubsub.drain(j.watch)]
+    assert CALLS["slow"] == 1, "not redelivered while in work"
+    assert j.event_counts() == {"slow": 1}
+    assert not pubsub.pull(j.subscription)
+
+
+def test_unfinished_messages_go_back_and_finish_once_after_a_restart(job, pubsub, gcs_bucket):
+    j = job(extra="execution: {timeout_s: 60}")
+    put_gcs_input(gcs_bucket, "gate", "sleep 3")
+    run = j.start()
+    j.send("gate")
+    wait_for(lambda: CALLS["gate"] == 1, "the logic to start on the element")
+    run.stop()  # while the element is in work: its output is never written
+    assert "out/gate.json" not in j.output_names()
+    back = pubsub.pull(j.subscription, ack=False)
+    assert [decode(r.message.data).element for r in back] == ["gate"], "not acknowledged"
+    pubsub.subscriber.modify_ack_deadline(
+        subscription=j.subscription, ack_ids=[r.ack_id for r in back], ack_deadline_seconds=0
+    )
+
+    run = j.start()
+    wait_for(lambda: j.collect(), "the event after the restart")
+    run.stop()
+    j.events += [decode(m.data) for m in pubsub.drain(j.watch)]
+    assert j.event_counts() == {"gate": 1}
+    assert CALLS["gate"] == 2 and "out/gate.json" in j.output_names()
+    assert not pubsub.pull(j.subscription)
+
+
+def test_a_redelivered_message_publishes_its_event_once(job, pubsub, gcs_bucket, tmp_path):
+    """What a restarted job finds after a crash: outputs written but no event (it is
+    published, the work skipped), or outputs and the ledger entry (only acked)."""
+    j = job()
+    for element in ("written", "published"):
+        for suffix in (".json", ".bin"):
+            path = f"gs://{gcs_bucket}/out/{element}{suffix}"
+            write_atomically(path, b"from the attempt that crashed")
+            write_provenance(path, {"job_version": "2"})
+    generation = storage.Client().bucket(gcs_bucket).get_blob("out/written.json").generation
+    j.send("written")
+    published_id = j.send("published")
+    receipt = Receipt(
+        subscription=j.subscription, ack_id="", message_id=published_id, data=b"", attributes=()
+    )
+    ledger = tmp_path / "runs" / j.name / "ledger" / f"{receipt.key}.event.json"
+    write_atomically(str(ledger), b"{}")  # the crashed attempt had published and recorded it
+    put_gcs_input(gcs_bucket, "fresh")
+    j.send("fresh")
+    run = j.start()
+    wait_for(lambda: len(j.collect()) >= 2, "two events")
+    run.stop()
+    j.events += [decode(m.data) for m in pubsub.drain(j.watch)]
+    assert j.event_counts() == {"written": 1, "fresh": 1}
+    assert CALLS["written"] == 0 and CALLS["published"] == 0
+    assert storage.Client().bucket(gcs_bucket).get_blob("out/written.json").generation == (
+        generation
+    )
+    assert not pubsub.pull(j.subscription)
+
+
+def test_upload_notifications_stream_under_the_prefix_only(pubsub, emulators, gcs_bucket, tmp_path):
+    name = pubsub.unique("uploads")
+    uploads = f"projects/{emulators.project}/topics/{emulators.uploads_topic}"
+    pubsub.subscription(f"cadenza-{name}-uploads-{gcs_bucket}", uploads)
+    watch = pubsub.subscription(pubsub.unique("watch"), pubsub.topic(f"cadenza-{name}-out"))
+    config = parse_job_config(
+        f"""
+job_name: {name}
+events:
+  accept: [gcs_notification]
+  inputs: [{{type: gcs_notification, bucket: {gcs_bucket}, prefix: new/}}]
+data:
+  inputs: [{{name: audio, location: "gs://{gcs_bucket}"}}]
+  outputs:
+    - {{name: report, location: "gs://{gcs_bucket}/out", suffix: .json}}
+    - {{name: copy, location: "gs://{gcs_bucket}/out", suffix: .bin}}
+""",
+        env={},
+    )
+    CALLS.clear()
+    run = run_streaming(config, Counting(), runs_root=str(tmp_path / "runs"))
+    bucket = storage.Client().bucket(gcs_bucket)
+    for upload in ("new/a.txt", "other/c.txt", "new/b.txt"):
+        bucket.blob(upload).upload_from_string(b"hello")
+    events = []
+    wait_for(lambda: len(events.extend(pubsub.pull(watch)) or events) >= 2, "two events")
+    run.stop()
+    events += pubsub.drain(watch)
+    assert sorted(decode(m.data).element for m in events) == ["new/a.txt", "new/b.txt"]
+    assert dict(CALLS) == {"new/a.txt": 1, "new/b.txt": 1}
+    assert {b.name for b in bucket.list_blobs(prefix="out/") if b.name.endswith("txt.json")} == {
+        "out/new/a.txt.json",
+        "out/new/b.txt.json",
+    }
+    assert events[0].attributes["cadenza_message_id"] == decode(events[0].data).message_id
+
+
+def test_missing_topics_and_subscriptions_are_named(pubsub, gcs_bucket, tmp_path):
+    config = parse_job_config(
+        gcs_config_text(
+            gcs_bucket, "nowhere", "events: {inputs: [{type: pubsub, subscription: no-such-sub}]}"
+        ),
+        env={},
+    )
+    with pytest.raises(StreamingSetupError) as err:
+        run_streaming(config, Counting(), runs_root=str(tmp_path))
+    assert "subscription projects/cadenza-local/subscriptions/no-such-sub" in str(err.value)
+    assert "topic projects/cadenza-local/topics/cadenza-nowhere-out" in str(err.value)
