@@ -287,3 +287,13 @@ execution: {timeout_s: 2.5, retries: 3, retry_backoff_s: 1}
     assert "j.yaml: execution.timeout_s: expected a number, found '2s' (str)" in str(err.value)
     with pytest.raises(ConfigError, match=r"execution\.retries: expected 0 or more, found -1"):
         parse_job_config("job_name: abc\nexecution: {retries: -1}")
+
+
+def test_a_file_input_holds_ids_or_pubsub_messages():
+    config = parse_job_config(
+        "job_name: abc\nevents: {inputs: [{type: file, path: n.jsonl, format: messages}]}"
+    )
+    assert config.events.inputs == (FileInput(path="n.jsonl", format="messages"),)
+    assert FileInput(path="ids.txt").format == "ids"
+    with pytest.raises(ConfigError, match=r"events.inputs\[0\].format: "):
+        parse_job_config("job_name: abc\nevents: {inputs: [{type: file, path: x, format: csv}]}")

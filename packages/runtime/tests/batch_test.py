@@ -1,15 +1,17 @@
 """Batch runs on the local runner and on a real dask.distributed cluster."""
 
+import base64
 import json
 import os
 import signal
 import subprocess
 import time
 
+import attrs
 import pytest
 from jobs_for_tests import Describe, make_config, put_input
 
-from cadenza.core import Message
+from cadenza.core import ConfigError, Message
 from cadenza.runtime.batch import batch_ids, run_batch
 from cadenza.runtime.profiles import profile_args
 from cadenza_fixtures import python_command, subprocess_env
@@ -50,6 +52,71 @@ def test_local_batch_run_records_every_outcome(tmp_path):
     dead = [json.loads(p.read_text()) for p in (tmp_path / "dead" / "dead_letter").iterdir()]
     assert sorted(d["element"] for d in dead) == ["bad", "missing"]
     assert len(list((tmp_path / "runs" / "describe" / run.run_id / "events").iterdir())) == 3
+
+
+def notification(name: str, event: str = "OBJECT_FINALIZE") -> dict:
+    resource = {"kind": "storage#object", "bucket": "uploads", "name": name, "generation": "7"}
+    return {
+        "data": base64.b64encode(json.dumps(resource).encode()).decode(),
+        "attributes": {
+            "eventType": event,
+            "bucketId": "uploads",
+            "objectId": name,
+            "objectGeneration": "7",
+            "payloadFormat": "JSON_API_V1",
+        },
+    }
+
+
+def test_batch_from_a_file_of_upload_notifications(tmp_path):
+    lines = [
+        notification("a.txt"),
+        {"ackId": "x", "message": notification("b.txt")},  # as `gcloud ... pull` saves them
+        notification("a.txt", "OBJECT_DELETE"),  # not an upload: nothing to do
+    ]
+    saved = tmp_path / "notifications.jsonl"
+    saved.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    config = make_config(
+        tmp_path,
+        "events:\n  accept: [gcs_notification]\n"
+        f"  inputs: [{{type: file, path: {saved}, format: messages}}]",
+    )
+    config = attrs.evolve(
+        config,
+        data=attrs.evolve(config.data, inputs=(attrs.evolve(config.data.inputs[0], suffix=""),)),
+    )
+    (tmp_path / "in").mkdir()
+    for name in ("a.txt", "b.txt"):  # the element is the object's name
+        (tmp_path / "in" / name).write_text(f"content of {name}")
+    run = run_batch(config, Describe(), runs_root=str(tmp_path / "runs"))
+    assert run.counts() == {"processed": 2}
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.txt.json")) == [
+        "a.txt.json",
+        "b.txt.json",
+    ]
+
+
+def test_a_bad_line_in_a_messages_file_is_named(tmp_path):
+    saved = tmp_path / "bad.jsonl"
+    saved.write_text(json.dumps(notification("a.txt")) + "\n{not json\n")
+    config = make_config(
+        tmp_path, f"events: {{inputs: [{{type: file, path: {saved}, format: messages}}]}}"
+    )
+    with pytest.raises(ConfigError, match=rf"{saved}:2: expected a JSON Pub/Sub message"):
+        run_batch(config, Describe(), runs_root=str(tmp_path / "runs"))
+
+
+def test_batch_dead_letters_also_go_to_the_topic(tmp_path, pubsub):
+    topic = pubsub.topic(pubsub.unique("dead"))
+    watch = pubsub.subscription(pubsub.unique("dead-watch"), topic)
+    config = make_config(tmp_path, f"dead_letter: {{location: {tmp_path}/dead, topic: {topic}}}")
+    put_input(tmp_path, "bad", "fail")
+    run = run_batch(config, Describe(), elements=["bad", "gone"], runs_root=str(tmp_path / "runs"))
+    assert run.counts() == {"dead_letter:inputs": 1, "dead_letter:logic": 1}
+    published = sorted(
+        (m.attributes["cadenza_element"], json.loads(m.data)["stage"]) for m in pubsub.drain(watch)
+    )
+    assert published == [("bad", "logic"), ("gone", "inputs")]
 
 
 def test_profiles_become_pipeline_flags(tmp_path):

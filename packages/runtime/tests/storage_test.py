@@ -1,8 +1,18 @@
-"""Atomic local writes and provenance sidecars."""
+"""Atomic writes (local, and gs:// on the storage emulator) and provenance sidecars."""
 
 import threading
 
-from cadenza.runtime.storage import digest, read_provenance, write_atomically, write_provenance
+import pytest
+from apache_beam.io.filesystems import FileSystems
+from google.cloud import storage
+
+from cadenza.runtime.storage import (
+    digest,
+    read_provenance,
+    split_gcs_path,
+    write_atomically,
+    write_provenance,
+)
 
 
 def test_readers_see_the_old_or_the_new_file_never_a_part(tmp_path):
@@ -36,3 +46,38 @@ def test_provenance_round_trip_and_digest(tmp_path):
         digest(str(path))
         == "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
     )
+
+
+def test_local_create_only_keeps_an_existing_file(tmp_path):
+    target = str(tmp_path / "out.bin")
+    assert write_atomically(target, b"first", overwrite=False)
+    assert not write_atomically(target, b"second", overwrite=False)
+    assert (tmp_path / "out.bin").read_bytes() == b"first"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+def test_gcs_writes_are_single_uploads_with_generation_preconditions(emulators, pubsub, gcs_bucket):
+    uploads = pubsub.subscription(
+        pubsub.unique("uploads"), f"projects/{emulators.project}/topics/{emulators.uploads_topic}"
+    )
+    path = f"gs://{gcs_bucket}/out/x.bin"
+    assert write_atomically(path, b"first", overwrite=False)
+    assert not write_atomically(path, b"second", overwrite=False)  # refused: it exists
+    with FileSystems.open(path) as handle:
+        assert handle.read() == b"first"
+    assert write_atomically(path, b"third")  # replaces the generation it read
+    with FileSystems.open(path) as handle:
+        assert handle.read() == b"third"
+    assert [b.name for b in storage.Client().list_blobs(gcs_bucket)] == ["out/x.bin"]
+    finalized = [
+        m.attributes["objectId"]
+        for m in pubsub.drain(uploads)
+        if m.attributes["bucketId"] == gcs_bucket
+    ]
+    assert finalized == ["out/x.bin", "out/x.bin"]  # two uploads, no temporary objects
+
+
+def test_split_gcs_path_names_what_it_expected():
+    assert split_gcs_path("gs://b/a/b.txt") == ("b", "a/b.txt")
+    with pytest.raises(ValueError, match="expected gs://BUCKET/OBJECT"):
+        split_gcs_path("gs://bucket-only")

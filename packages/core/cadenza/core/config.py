@@ -74,10 +74,13 @@ class GcsNotificationInput:
 
 @attrs.frozen(kw_only=True)
 class FileInput:
-    """Batch: one element id per line of a file (any Beam filesystem path)."""
+    """Batch: a file (any Beam filesystem path) of element ids, one per line; or, with
+    `format: messages`, of Pub/Sub messages, one JSON object per line
+    (`{"data": <base64>, "attributes": {...}}`), e.g. saved upload notifications."""
 
     type: Literal["file"] = "file"
     path: str
+    format: Literal["ids", "messages"] = "ids"
 
 
 @attrs.frozen(kw_only=True)

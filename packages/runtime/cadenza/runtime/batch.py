@@ -1,13 +1,17 @@
 """Batch runs: the job's batch event inputs, the lifecycle, and a record per element.
 
 Batch inputs are read by the launcher and handed to the pipeline with `Create`:
-a file of ids (one per line) or a bucket/folder listing (the id is the file name less
-the suffix). Every result is written by the pipeline's own DoFns, one small JSON file
-per element, under the run's folder:
+a file of ids (one per line), a file of Pub/Sub messages (`format: messages`: one
+JSON object per line, e.g. saved upload notifications, decoded as the job's
+`events.accept` allows) or a bucket/folder listing (the id is the file name less the
+suffix). Every result is written by the pipeline's own DoFns, one small JSON file per
+element, under the run's folder:
 
     <runs>/<job>/<run id>/outcomes/    what happened to each element
     <runs>/<job>/<run id>/events/      the messages for the children (Cadenza format)
     <dead_letter.location or run folder>/dead_letter/   failures with their reasons
+
+and, when the config names `dead_letter.topic`, each failure is also published there.
 
 This shape works the same on every runner, the DaskRunner included, whose limits it
 avoids: no `Read` (it cannot translate it), no side inputs (it recomputes them), no
@@ -20,6 +24,7 @@ so a rerun of the same elements overwrites rather than duplicates.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
@@ -30,12 +35,15 @@ from collections.abc import Iterable, Sequence
 import apache_beam as beam
 import attrs
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.io.gcp.pubsub import PubsubMessage
 
-from cadenza.core import JobConfig, Message, encode
+from cadenza.core import ConfigError, JobConfig, Message, encode
 from cadenza.core.config import FileInput, ListingInput
 from cadenza.runtime.api import JobLogic
+from cadenza.runtime.deadletters import publish_dead_letter, shared_publisher
 from cadenza.runtime.lifecycle import DeadLetter, Lifecycle
 from cadenza.runtime.profiles import pipeline_options
+from cadenza.runtime.pubsub_names import full_path, project_for
 from cadenza.runtime.storage import write_atomically
 
 
@@ -52,15 +60,49 @@ def ids_from_listing(location: str, suffix: str) -> list[str]:
     return sorted(n[: len(n) - len(suffix)] if suffix else n for n in names)
 
 
+def messages_from_file(path: str) -> list[PubsubMessage]:
+    """Pub/Sub messages saved one JSON object per line: `{"data": <base64>,
+    "attributes": {...}}`, or wrapped as a pull response's `{"message": {...}}`."""
+    with FileSystems.open(path) as handle:
+        lines = handle.read().decode("utf-8").splitlines()
+    messages = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        try:
+            record = json.loads(line)
+            record = record.get("message", record)
+            data = base64.b64decode(record.get("data", ""), validate=True)
+            attributes = {str(k): str(v) for k, v in (record.get("attributes") or {}).items()}
+        except (ValueError, AttributeError) as err:
+            raise ConfigError(
+                f"{path}:{number}: expected a JSON Pub/Sub message "
+                f'{{"data": <base64>, "attributes": {{...}}}}: {err}'
+            ) from None
+        messages.append(PubsubMessage(data, attributes, message_id=record.get("messageId")))
+    return messages
+
+
 def batch_ids(config: JobConfig) -> list[str]:
     """Element ids from the config's batch event inputs (files of ids, listings)."""
     ids: list[str] = []
     for event_input in config.events.inputs:
-        if isinstance(event_input, FileInput):
+        if isinstance(event_input, FileInput) and event_input.format == "ids":
             ids += ids_from_file(event_input.path)
         elif isinstance(event_input, ListingInput):
             ids += ids_from_listing(event_input.location, event_input.suffix)
     return list(dict.fromkeys(ids))
+
+
+def batch_events(config: JobConfig) -> list:
+    """Everything the config's batch inputs hold: ids, then Pub/Sub messages."""
+    messages = [
+        message
+        for event_input in config.events.inputs
+        if isinstance(event_input, FileInput) and event_input.format == "messages"
+        for message in messages_from_file(event_input.path)
+    ]
+    return [*batch_ids(config), *messages]
 
 
 def _record_name(key: str) -> str:
@@ -117,6 +159,16 @@ def _dead_key(record: DeadLetter) -> str:
     return record.stage + ":" + record.message.hex()
 
 
+class _PublishDeadLetterFn(beam.DoFn):
+    """Publishes each dead letter to the job's dead-letter topic (and waits for it)."""
+
+    def __init__(self, topic: str):
+        self._topic = topic
+
+    def process(self, record: DeadLetter):
+        yield publish_dead_letter(shared_publisher(), self._topic, record)
+
+
 @attrs.frozen
 class BatchRun:
     config: JobConfig
@@ -151,8 +203,9 @@ def run_batch(
     elements: Iterable | None = None,
     extra_args: Sequence[str] = (),
 ) -> BatchRun:
-    """Runs the job over its batch inputs (or `elements`: ids, Messages or raw bytes)."""
-    items = list(elements) if elements is not None else batch_ids(config)
+    """Runs the job over its batch inputs (or `elements`: ids, Messages, raw bytes or
+    Pub/Sub messages)."""
+    items = list(elements) if elements is not None else batch_events(config)
     events = [
         encode(Message.new(i)) if isinstance(i, str) else encode(i) if isinstance(i, Message) else i
         for i in items
@@ -185,6 +238,12 @@ def run_batch(
             results["published"]
             | "WriteEvents" >> beam.ParDo(_WriteRecordFn(events_folder, _event_key, _identity)),
         ]
+        if config.dead_letter.topic:
+            topic = full_path("topics", config.dead_letter.topic, project_for(config, profile))
+            written.append(
+                results["dead_letter"]
+                | "PublishDeadLetters" >> beam.ParDo(_PublishDeadLetterFn(topic))
+            )
         # One last step that depends on every write: the DaskRunner computes only the
         # lineage of the pipeline's last transform, and would skip the other writes.
         _ = tuple(written) | "AllWritten" >> beam.Flatten() | "Done" >> beam.Map(lambda _: None)

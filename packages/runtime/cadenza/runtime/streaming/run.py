@@ -35,6 +35,7 @@ from cadenza.runtime.deadletters import dead_letter_folder
 from cadenza.runtime.lifecycle import Carried, Lifecycle
 from cadenza.runtime.lifecycle.logic import release_shared_logic
 from cadenza.runtime.profiles import streaming_profile_args
+from cadenza.runtime.pubsub_names import project_for
 from cadenza.runtime.streaming import _direct_pubsub
 from cadenza.runtime.streaming.leases import close_leases
 from cadenza.runtime.streaming.receipts import Receipt
@@ -52,7 +53,6 @@ from cadenza.runtime.streaming.topology import (
     check_exists,
     dead_letter_topic,
     output_topics,
-    project_for,
     sources,
 )
 

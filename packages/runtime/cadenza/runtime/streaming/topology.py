@@ -3,13 +3,10 @@
 Names follow the wiring plan (cadenza.core.wiring): a `pubsub` input names its
 subscription; a `gcs_notification` input reads `cadenza-<job>-uploads-<bucket>` and
 keeps only objects under its prefix; the job publishes to `cadenza-<job>-out` and to
-every topic under `events.outputs`. Short names are completed with the project
-(`projects/<project>/topics/<name>`); full paths are taken as they are.
+every topic under `events.outputs`. Short names get the project (pubsub_names.py).
 """
 
 from __future__ import annotations
-
-import os
 
 import attrs
 
@@ -17,6 +14,7 @@ from cadenza.core import ConfigError, JobConfig
 from cadenza.core.config import GcsNotificationInput, PubSubInput
 from cadenza.core.foreign import is_gcs_notification
 from cadenza.core.wiring import output_topic, uploads_subscription
+from cadenza.runtime.pubsub_names import full_path
 
 
 class StreamingSetupError(ConfigError):
@@ -44,23 +42,6 @@ class Source:
 def is_streaming(config: JobConfig) -> bool:
     """True when the job has a streaming event input (Pub/Sub or upload notifications)."""
     return any(isinstance(i, PubSubInput | GcsNotificationInput) for i in config.events.inputs)
-
-
-def project_for(config: JobConfig, profile_name: str) -> str:
-    """The Pub/Sub project: the profile's `project`, else $GOOGLE_CLOUD_PROJECT."""
-    profile = config.profiles.get(profile_name)
-    project = (profile.project if profile else None) or os.environ.get("GOOGLE_CLOUD_PROJECT")
-    if not project:
-        raise StreamingSetupError(
-            f"{config.job_name}: no Pub/Sub project: set profiles.{profile_name}.project "
-            "or GOOGLE_CLOUD_PROJECT"
-        )
-    return project
-
-
-def full_path(kind: str, name: str, project: str) -> str:
-    """`projects/<project>/<kind>/<name>` for a short name; a full path as it is."""
-    return name if name.startswith("projects/") else f"projects/{project}/{kind}/{name}"
 
 
 def sources(config: JobConfig, project: str) -> tuple[Source, ...]:
