@@ -9,6 +9,14 @@ locked wheels were installed into site/. For every installed distribution it rea
   interpreter and with the extras that requirements.in (or another distribution) asks
   for, so `@pypi//:apache_beam` brings the `gcp` extra's dependencies along.
 
+A distribution's files are named by the fewest labels that cover them: a directory
+whose every recorded file belongs to that one distribution is one label (a source
+directory), so numpy is `site/numpy` and not 1,500 file labels; namespace directories
+shared by several distributions (`google/`) are split until each part has one owner.
+Loading and analysis then handle a few hundred labels instead of ~30,000. (The
+contents of these directories never change without the whole repository being
+fetched again, which is what makes Bazel's directory inputs safe here.)
+
 Each distribution becomes two targets: `_files_<name>` (its own files) and `<name>`
 (its files plus those of its transitive dependencies). Depending on the closure this
 way keeps Bazel free of the dependency cycles some distributions have.
@@ -61,6 +69,38 @@ class Distribution:
                 else:
                     self.files.append(relative)
         self.files.sort()
+
+
+def owned_labels(dists: dict[str, Distribution]) -> dict[str, list[str]]:
+    """Per distribution, the fewest paths (directories or files) covering exactly its files."""
+    owner: dict[str, str] = {}
+    for name, dist in dists.items():
+        for path in dist.files + dist.skipped:
+            owner[path] = name
+    children: dict[str, set[str]] = {}
+    owners_below: dict[str, set[str]] = {}
+    for path, name in owner.items():
+        parts = path.split("/")
+        for depth in range(len(parts)):
+            parent = "/".join(parts[:depth])
+            child = "/".join(parts[: depth + 1])
+            children.setdefault(parent, set()).add(child)
+            owners_below.setdefault(child, set()).add(name)
+    labels: dict[str, list[str]] = {name: [] for name in dists}
+
+    def assign(directory: str) -> None:
+        for child in sorted(children.get(directory, ())):
+            below = owners_below[child]
+            if child in owner:  # a file
+                if " " not in child:
+                    labels[owner[child]].append(child)
+            elif len(below) == 1 and child != "bin":  # bin/ scripts stay single files
+                labels[next(iter(below))].append(child)
+            else:
+                assign(child)
+
+    assign("")
+    return labels
 
 
 def resolve_dependencies(
@@ -135,16 +175,16 @@ def render_build(dists: dict[str, Distribution], direct: dict[str, set[str]]) ->
         'exports_files(["lock_problems.txt"])',
         "",
     ]
+    labels = owned_labels(dists)
     for name in sorted(dists):
         dist = dists[name]
-        srcs = [f"site/{f}" for f in dist.files if f.endswith(".py")]
-        data = [f"site/{f}" for f in dist.files if not f.endswith(".py")]
-        if dist.skipped:
-            out.append(f"# {name}: left out (spaces in names): {', '.join(dist.skipped)}")
+        data = [f"site/{path}" for path in labels[name]]
+        covered = [s for s in dist.skipped if not any(s.startswith(p + "/") for p in labels[name])]
+        if covered:
+            out.append(f"# {name}: left out (spaces in names): {', '.join(covered)}")
         out.append(
             f"py_library(\n"
             f'    name = "_files_{name}",\n'
-            f"    srcs = {starlark_list(srcs)},\n"
             f"    data = {starlark_list(data)},\n"
             f'    imports = ["site"],\n'
             f'    visibility = ["//visibility:private"],\n'
