@@ -1,10 +1,15 @@
-"""The whole lifecycle through the test kit: outcomes, audit logs, children's messages."""
+"""The whole lifecycle through the test kit: outcomes, audit logs, children's messages;
+the fused form (streaming) gives the same outcomes."""
 
 import time
 
+import apache_beam as beam
+from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+from apache_beam.testing.util import assert_that, equal_to
 from jobs_for_tests import Describe, Flaky, make_config, put_input
 
-from cadenza.core import Message, Outcome, Recipients
+from cadenza.core import Message, Outcome, Recipients, encode
+from cadenza.runtime.lifecycle import Carried, FusedLifecycle, Routed
 from cadenza.runtime.testing import dead_letter_reasons, run_lifecycle
 
 
@@ -78,3 +83,44 @@ def test_a_result_after_its_timeout_is_never_written(tmp_path):
     assert dead_letter_reasons(outcome) == {"late": "process() took longer than 0.3 s"}
     time.sleep(1.5)  # the logic's thread has finished by now
     assert not (tmp_path / "out" / "late.json").exists()
+
+
+def test_fused_steps_give_the_same_outcomes_and_keep_tokens(tmp_path):
+    config = make_config(tmp_path, "events: {accept: [gcs_notification]}")
+    for element in ("t1", "bad"):
+        put_input(tmp_path, element, "fail" if element == "bad" else "hello")
+    items = [
+        "t1",
+        "bad",
+        "missing",
+        Message.new("other", recipients=Recipients.only(["features"])),
+        (b"", {"eventType": "OBJECT_DELETE", "bucketId": "b", "objectId": "o"}),  # ignored
+        b"not a message",
+    ]
+    events = [encode(Message.new(i)) if isinstance(i, str) else i for i in items]
+    events = [encode(i) if isinstance(i, Message) else i for i in events]
+    with beam.Pipeline(runner=FnApiRunner()) as p:
+        routed = (
+            p
+            | beam.Create([Carried(f"token-{n}", e) for n, e in enumerate(events)])
+            | FusedLifecycle(config, Describe())
+        )
+
+        def summary(r: Routed):
+            value = r.value.value
+            element = getattr(value, "element", None) if value is not None else None
+            return (r.value.token, r.tag, element)
+
+        assert_that(
+            routed | beam.Map(summary),
+            equal_to(
+                [
+                    ("token-0", "publish", "t1"),
+                    ("token-1", "dead_letter", "bad"),
+                    ("token-2", "dead_letter", "missing"),
+                    ("token-3", "finished", "other"),
+                    ("token-4", "finished", None),
+                    ("token-5", "dead_letter", None),
+                ]
+            ),
+        )

@@ -1,6 +1,7 @@
 """Each lifecycle step alone, on TestPipeline: its good output and its dead letters."""
 
 import apache_beam as beam
+import attrs
 import pytest
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.test_pipeline import TestPipeline
@@ -196,3 +197,22 @@ def test_write_outputs_with_provenance_and_write_failures(tmp_path):
 def test_run_logic_needs_a_joblogic(tmp_path, bad):
     with pytest.raises(TypeError, match="needs a JobLogic instance"):
         RunLogic(make_config(tmp_path), bad)
+
+
+def test_an_unexpected_error_in_a_step_dead_letters_the_element(tmp_path):
+    config = make_config(tmp_path)
+    config = attrs.evolve(
+        config,
+        data=attrs.evolve(
+            config.data, outputs=(attrs.evolve(config.data.outputs[0], location="nosuch://x"),)
+        ),
+    )
+    with pipeline() as p:
+        out = p | beam.Create([Message(element="e1")]) | SkipExistingOutputs(config)
+        assert_that(out["main"], equal_to([]), label="nothing")
+        dead = out[DEAD_LETTER] | beam.Map(
+            lambda d: (d.element, d.stage, d.reason.split(":")[0], "Traceback" in d.traceback)
+        )
+        assert_that(
+            dead, equal_to([("e1", "outputs", "unexpected error in outputs", True)]), label="dead"
+        )

@@ -183,13 +183,16 @@ def test_leases_outlast_the_ack_deadline(job, pubsub, gcs_bucket):
 
 
 def test_unfinished_messages_go_back_and_finish_once_after_a_restart(job, pubsub, gcs_bucket):
+    """A stop lets the step in work finish (the outputs get written) but acks nothing
+    more: the message comes back, and the restarted job finds the outputs it wrote,
+    skips the work and publishes the event once, audited `processed`."""
     j = job(extra="execution: {timeout_s: 60}")
     put_gcs_input(gcs_bucket, "gate", "sleep 3")
     run = j.start()
     j.send("gate")
     wait_for(lambda: CALLS["gate"] == 1, "the logic to start on the element")
-    run.stop()  # while the element is in work: its output is never written
-    assert "out/gate.json" not in j.output_names()
+    run.stop()
+    assert not j.collect(), "no event before the stop"
     back = pubsub.pull(j.subscription, ack=False)
     assert [decode(r.message.data).element for r in back] == ["gate"], "not acknowledged"
     pubsub.subscriber.modify_ack_deadline(
@@ -201,7 +204,8 @@ def test_unfinished_messages_go_back_and_finish_once_after_a_restart(job, pubsub
     run.stop()
     j.events += [decode(m.data) for m in pubsub.drain(j.watch)]
     assert j.event_counts() == {"gate": 1}
-    assert CALLS["gate"] == 2 and "out/gate.json" in j.output_names()
+    assert [e.outcome.value for e in j.events[0].audit_log] == ["processed"]
+    assert CALLS["gate"] == 1 and "out/gate.json" in j.output_names()
     assert not pubsub.pull(j.subscription)
 
 

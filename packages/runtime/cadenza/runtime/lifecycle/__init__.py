@@ -2,7 +2,9 @@
 
 decode -> recipients -> ping -> outputs exist? -> inputs exist? -> logic -> write
 outputs -> publish. Each step's failures go to the dead-letter output with a reason;
-`Lifecycle` chains them and returns the three results of a run.
+`Lifecycle` chains them and returns the three results of a run; `FusedLifecycle`
+runs the same steps inside one DoFn (for the bundle-based DirectRunner, where every
+step of every bundle costs a task: streaming latency).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import apache_beam as beam
 
 from cadenza.core import JobConfig
 from cadenza.runtime.api import JobLogic
-from cadenza.runtime.lifecycle._step import Carried
+from cadenza.runtime.lifecycle._step import MAIN, Carried, FusedSteps, Routed, Step
 from cadenza.runtime.lifecycle.decoding import DecodeMessages
 from cadenza.runtime.lifecycle.existence import RequireInputs, SkipExistingOutputs
 from cadenza.runtime.lifecycle.logic import RunLogic
@@ -26,9 +28,11 @@ __all__ = [
     "DeadLetter",
     "DecodeMessages",
     "EncodeForChildren",
+    "FusedLifecycle",
     "Lifecycle",
     "PassPings",
     "RequireInputs",
+    "Routed",
     "RunLogic",
     "SkipExistingOutputs",
     "WriteOutputs",
@@ -49,25 +53,30 @@ class Lifecycle(beam.PTransform):
         super().__init__()
         self._config, self._logic, self._shared = config, logic, shared_logic
 
-    def expand(self, events):
+    def steps(self) -> list[tuple[str, Step]]:
+        """(label, step) in the order they run."""
         config = self._config
         job, version = config.job_name, config.version
-        published, finished, dead = [], [], []
+        return [
+            ("Decode", DecodeMessages(job, config.events.decode_policy)),
+            ("Recipients", CheckRecipients(job, version)),
+            ("Ping", PassPings(job, version)),
+            ("SkipExisting", SkipExistingOutputs(config)),
+            ("RequireInputs", RequireInputs(config)),
+            ("Logic", RunLogic(config, self._logic, shared=self._shared)),
+            ("Write", WriteOutputs(config)),
+        ]
 
-        def step(pcoll, transform):
-            out = pcoll | transform
+    def expand(self, events):
+        job = self._config.job_name
+        published, finished, dead = [], [], []
+        pcoll = events
+        for label, step in self.steps():
+            out = pcoll | label >> step
             published.append(out[PUBLISH])
             finished.append(out[FINISHED])
             dead.append(out[DEAD_LETTER])
-            return out["main"]
-
-        messages = step(events, "Decode" >> DecodeMessages(job, config.events.decode_policy))
-        messages = step(messages, "Recipients" >> CheckRecipients(job, version))
-        messages = step(messages, "Ping" >> PassPings(job, version))
-        messages = step(messages, "SkipExisting" >> SkipExistingOutputs(config))
-        messages = step(messages, "RequireInputs" >> RequireInputs(config))
-        results = step(messages, "Logic" >> RunLogic(config, self._logic, shared=self._shared))
-        step(results, "Write" >> WriteOutputs(config))
+            pcoll = out[MAIN]
         done = tuple(published) | "AllPublished" >> beam.Flatten()
         return {
             "published_messages": done,
@@ -75,3 +84,16 @@ class Lifecycle(beam.PTransform):
             "finished": tuple(finished) | "AllFinished" >> beam.Flatten(),
             "dead_letter": tuple(dead) | "AllDeadLetters" >> beam.Flatten(),
         }
+
+
+class FusedLifecycle(beam.PTransform):
+    """The lifecycle's steps inside one DoFn: raw events (or `Carried` ones) ->
+    `Routed(tag, value)`: "publish" (a Message to publish, audited), "finished" (a
+    Message, or None for an ignored carried event) or "dead_letter" (a DeadLetter)."""
+
+    def __init__(self, config: JobConfig, logic: JobLogic, *, shared_logic: bool = False):
+        super().__init__()
+        self._lifecycle = Lifecycle(config, logic, shared_logic=shared_logic)
+
+    def expand(self, events):
+        return events | FusedSteps(step for _, step in self._lifecycle.steps())

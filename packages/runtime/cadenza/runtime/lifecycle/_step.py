@@ -139,3 +139,64 @@ class RunStep(beam.PTransform):
 def with_step_outputs(label: str, fn: beam.DoFn, *, job: str, stage: str) -> beam.PTransform:
     """`label >> RunStep(fn)`; `job` and `stage` name the dead letters of unhandled errors."""
     return label >> RunStep(fn, job, stage)
+
+
+class Step(beam.PTransform):
+    """A lifecycle step: one DoFn (`step_fn()`) of `job`, its ParDo labelled
+    `step_label`, its dead letters naming `stage`. Applied, it returns
+    {"main", "dead_letter", "publish", "finished"}; `FusedSteps` runs several in one DoFn."""
+
+    step_label = "Step"
+    stage = "step"
+    job = ""
+
+    def step_fn(self) -> beam.DoFn:
+        raise NotImplementedError
+
+    def expand(self, pcoll):
+        return pcoll | with_step_outputs(
+            self.step_label, self.step_fn(), job=self.job, stage=self.stage
+        )
+
+
+class _FusedFn(beam.DoFn):
+    def __init__(self, fns):
+        self._fns = fns
+
+    def setup(self):
+        for fn in self._fns:
+            fn.setup()
+
+    def teardown(self):
+        for fn in self._fns:
+            fn.teardown()
+
+    def process(self, element):
+        current = [element]
+        for fn in self._fns:
+            following = []
+            for item in current:
+                for routed in fn.process(item):
+                    if routed.tag == MAIN:
+                        following.append(routed.value)
+                    else:
+                        yield routed
+            current = following
+        for value in current:
+            yield Routed(MAIN, value)
+
+
+class FusedSteps(beam.PTransform):
+    """Steps chained inside one DoFn: elements -> `Routed(tag, value)` for every
+    element's final outputs (`publish`, `finished`, `dead_letter`, or `main` out of the
+    last step). The same steps and results as applying them one by one, for runners
+    that pay per step: the bundle-based DirectRunner runs each ParDo of each bundle,
+    empty or not, as a task of its one worker thread."""
+
+    def __init__(self, steps):
+        super().__init__()
+        self._steps = tuple(steps)
+
+    def expand(self, pcoll):
+        fns = [_RoutingFn(s.step_fn(), s.job, s.stage) for s in self._steps]
+        return pcoll | "Fused" >> beam.ParDo(_FusedFn(fns))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import apache_beam as beam
 
 from cadenza.core import DecodePolicy, MessageDecodeError, NotAnUploadEvent, decode
-from cadenza.runtime.lifecycle._step import count, with_step_outputs
+from cadenza.runtime.lifecycle._step import Step, count
 from cadenza.runtime.lifecycle.records import DEAD_LETTER, DeadLetter
 
 
@@ -41,15 +41,15 @@ class _DecodeFn(beam.DoFn):
         yield message
 
 
-class DecodeMessages(beam.PTransform):
+class DecodeMessages(Step):
     """bytes, (bytes, Pub/Sub attributes) or a Pub/Sub message -> Message; undecodable
     input is dead-lettered."""
 
+    step_label, stage = "Decode", "decode"
+
     def __init__(self, job: str, policy: DecodePolicy):
         super().__init__()
-        self._job, self._policy = job, policy
+        self.job, self._policy = job, policy
 
-    def expand(self, events):
-        return events | with_step_outputs(
-            "Decode", _DecodeFn(self._job, self._policy), job=self._job, stage="decode"
-        )
+    def step_fn(self):
+        return _DecodeFn(self.job, self._policy)

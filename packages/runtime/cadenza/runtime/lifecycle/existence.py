@@ -1,4 +1,9 @@
-"""Steps 5-6: skip messages whose outputs exist (unless forced); require the inputs."""
+"""Steps 5-6: skip messages whose outputs exist (unless forced); require the inputs.
+
+Outputs written by this very message (their provenance names its id: an earlier
+delivery wrote them, then the job stopped before acknowledging) are its own work: it
+is audited `processed`, as the first delivery would have been, not `skipped`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from cadenza.core import JobConfig, Outcome
-from cadenza.runtime.lifecycle._step import count, with_step_outputs
+from cadenza.runtime.lifecycle._step import Step, count
 from cadenza.runtime.lifecycle.records import DEAD_LETTER, PUBLISH, DeadLetter
 from cadenza.runtime.storage import read_provenance
 
@@ -27,6 +32,15 @@ def outputs_done(config: JobConfig, element: str) -> bool:
     return True
 
 
+def written_by(config: JobConfig, message) -> bool:
+    """True when the first checked output's provenance names this message's id."""
+    checked = [loc for loc in config.data.outputs if not loc.skip_existence_check]
+    if not checked or not message.message_id:
+        return False
+    provenance = read_provenance(checked[0].path_for(message.element)) or {}
+    return provenance.get("message_id") == message.message_id
+
+
 def missing_inputs(config: JobConfig, element: str) -> list[str]:
     return [
         f"{loc.name} ({loc.path_for(element)})"
@@ -43,27 +57,29 @@ class _SkipExistingFn(beam.DoFn):
         if message.force or not outputs_done(self._config, message.element):
             yield message
             return
-        count(self._config.job_name, "skipped_output_exists")
+        if written_by(self._config, message):
+            count(self._config.job_name, "processed_before_redelivery")
+            outcome = Outcome.PROCESSED
+        else:
+            count(self._config.job_name, "skipped_output_exists")
+            outcome = Outcome.SKIPPED_OUTPUT_EXISTS
         audited = message.with_audit(
-            self._config.job_name, Outcome.SKIPPED_OUTPUT_EXISTS, job_version=self._config.version
+            self._config.job_name, outcome, job_version=self._config.version
         )
         yield beam.pvalue.TaggedOutput(PUBLISH, audited)
 
 
-class SkipExistingOutputs(beam.PTransform):
+class SkipExistingOutputs(Step):
     """Messages whose outputs all exist are published without work, unless `force`."""
+
+    step_label, stage = "SkipExisting", "outputs"
 
     def __init__(self, config: JobConfig):
         super().__init__()
-        self._config = config
+        self._config, self.job = config, config.job_name
 
-    def expand(self, messages):
-        return messages | with_step_outputs(
-            "SkipExisting",
-            _SkipExistingFn(self._config),
-            job=self._config.job_name,
-            stage="outputs",
-        )
+    def step_fn(self):
+        return _SkipExistingFn(self._config)
 
 
 class _RequireInputsFn(beam.DoFn):
@@ -82,17 +98,14 @@ class _RequireInputsFn(beam.DoFn):
         )
 
 
-class RequireInputs(beam.PTransform):
+class RequireInputs(Step):
     """Messages whose data inputs are missing are dead-lettered with the missing paths."""
+
+    step_label, stage = "RequireInputs", "inputs"
 
     def __init__(self, config: JobConfig):
         super().__init__()
-        self._config = config
+        self._config, self.job = config, config.job_name
 
-    def expand(self, messages):
-        return messages | with_step_outputs(
-            "RequireInputs",
-            _RequireInputsFn(self._config),
-            job=self._config.job_name,
-            stage="inputs",
-        )
+    def step_fn(self):
+        return _RequireInputsFn(self._config)

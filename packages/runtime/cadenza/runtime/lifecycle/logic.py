@@ -32,7 +32,7 @@ from cadenza.runtime.api import (
     resolve_inputs,
     resolve_outputs,
 )
-from cadenza.runtime.lifecycle._step import count, with_step_outputs
+from cadenza.runtime.lifecycle._step import Step, count
 from cadenza.runtime.lifecycle.records import DEAD_LETTER, DeadLetter
 
 LOGGER = logging.getLogger("cadenza.job")
@@ -99,6 +99,7 @@ class _Call:
 class _RunLogicFn(beam.DoFn):
     def __init__(self, config: JobConfig, logic: JobLogic, shared: bool = False):
         self._config, self._logic, self._shared = config, logic, shared
+        self.job = config.job_name
         self._key = uuid.uuid4().hex  # the same in every deserialized copy
 
     def setup(self):
@@ -182,19 +183,17 @@ class _RunLogicFn(beam.DoFn):
         return beam.pvalue.TaggedOutput(DEAD_LETTER, record)
 
 
-class RunLogic(beam.PTransform):
+class RunLogic(Step):
     """Message -> Produced(message, Result); failures and timeouts are dead-lettered."""
+
+    step_label, stage = "RunLogic", "logic"
 
     def __init__(self, config: JobConfig, logic: JobLogic, *, shared: bool = False):
         super().__init__()
         if not isinstance(logic, JobLogic):
             raise TypeError(f"RunLogic needs a JobLogic instance, got {type(logic).__name__}")
         self._config, self._logic, self._shared = config, logic, shared
+        self.job = config.job_name
 
-    def expand(self, messages):
-        return messages | with_step_outputs(
-            "RunLogic",
-            _RunLogicFn(self._config, self._logic, self._shared),
-            job=self._config.job_name,
-            stage="logic",
-        )
+    def step_fn(self):
+        return _RunLogicFn(self._config, self._logic, self._shared)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import apache_beam as beam
 
 from cadenza.core import Outcome
-from cadenza.runtime.lifecycle._step import count, with_step_outputs
+from cadenza.runtime.lifecycle._step import Step, count
 from cadenza.runtime.lifecycle.records import FINISHED, PUBLISH
 
 
@@ -22,24 +22,21 @@ class _RecipientsFn(beam.DoFn):
         yield beam.pvalue.TaggedOutput(FINISHED, audited)
 
 
-class CheckRecipients(beam.PTransform):
+class CheckRecipients(Step):
     """Messages meant for this job go on; others finish here (audited, not published).
 
     Top-down messages are meant for every job; bottom-up ones only for the jobs they
     name.
     """
 
+    step_label, stage = "Recipients", "recipients"
+
     def __init__(self, job: str, job_version: str = ""):
         super().__init__()
-        self._job, self._version = job, job_version
+        self.job, self._version = job, job_version
 
-    def expand(self, messages):
-        return messages | with_step_outputs(
-            "Recipients",
-            _RecipientsFn(self._job, self._version),
-            job=self._job,
-            stage="recipients",
-        )
+    def step_fn(self):
+        return _RecipientsFn(self.job, self._version)
 
 
 class _PingFn(beam.DoFn):
@@ -55,14 +52,14 @@ class _PingFn(beam.DoFn):
         yield beam.pvalue.TaggedOutput(PUBLISH, audited)
 
 
-class PassPings(beam.PTransform):
+class PassPings(Step):
     """A ping does no work: it is audited and published at once, to test the wiring."""
+
+    step_label, stage = "Ping", "ping"
 
     def __init__(self, job: str, job_version: str = ""):
         super().__init__()
-        self._job, self._version = job, job_version
+        self.job, self._version = job, job_version
 
-    def expand(self, messages):
-        return messages | with_step_outputs(
-            "Ping", _PingFn(self._job, self._version), job=self._job, stage="ping"
-        )
+    def step_fn(self):
+        return _PingFn(self.job, self._version)

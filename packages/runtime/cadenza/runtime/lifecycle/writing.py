@@ -18,7 +18,7 @@ import apache_beam as beam
 import attrs
 
 from cadenza.core import JobConfig, Outcome
-from cadenza.runtime.lifecycle._step import count, with_step_outputs
+from cadenza.runtime.lifecycle._step import Step, count
 from cadenza.runtime.lifecycle.records import DEAD_LETTER, PUBLISH, DeadLetter
 from cadenza.runtime.storage import digest, write_atomically, write_provenance
 
@@ -87,14 +87,14 @@ class _WriteFn(beam.DoFn):
         yield beam.pvalue.TaggedOutput(PUBLISH, done)
 
 
-class WriteOutputs(beam.PTransform):
+class WriteOutputs(Step):
     """Produced(message, Result) -> the message, audited `processed`, on the publish output."""
+
+    step_label, stage = "WriteOutputs", "write"
 
     def __init__(self, config: JobConfig):
         super().__init__()
-        self._config = config
+        self._config, self.job = config, config.job_name
 
-    def expand(self, results):
-        return results | with_step_outputs(
-            "WriteOutputs", _WriteFn(self._config), job=self._config.job_name, stage="write"
-        )
+    def step_fn(self):
+        return _WriteFn(self._config)

@@ -6,10 +6,15 @@
 
 The pipeline, on Beam's bundle-based DirectRunner with `--streaming`:
 
-    ReadLeased(subscription)            pull, no ack; leases extended while in work
-      -> Receive                        Carried(receipt, event); uploads outside the prefix: finish
-      -> Lifecycle (carrying receipts)  decode ... write outputs
-      -> Settle                         publish / dead-letter durably, then ack
+    ReadLeased(subscription)    pull, no ack; leases extended while in work
+      -> Receive                Carried(receipt, event); uploads outside the prefix: finished
+      -> FusedLifecycle         decode ... write outputs, carrying each receipt
+      -> Settle                 publish / dead-letter durably, then ack
+
+The lifecycle's steps run fused in one DoFn: this runner runs every ParDo of every
+bundle (empty ones too) as a separate task of its single worker thread, and the
+lifecycle as separate steps (about 100 tasks per message) took 0.31 s from publish
+to output event on a no-op job, against about 0.1 s fused (tests/bench/streaming).
 
 One slow element: the runner has a single worker thread and pulls again only when
 idle, so elements are processed one bundle (one pull, up to `max_messages`) at a time
@@ -32,22 +37,15 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from cadenza.core import JobConfig
 from cadenza.runtime.api import JobLogic
 from cadenza.runtime.deadletters import dead_letter_folder
-from cadenza.runtime.lifecycle import Carried, Lifecycle
+from cadenza.runtime.lifecycle import Carried, FusedLifecycle
 from cadenza.runtime.lifecycle.logic import release_shared_logic
+from cadenza.runtime.lifecycle.records import FINISHED
 from cadenza.runtime.profiles import streaming_profile_args
 from cadenza.runtime.pubsub_names import project_for
 from cadenza.runtime.streaming import _direct_pubsub
 from cadenza.runtime.streaming.leases import close_leases
 from cadenza.runtime.streaming.receipts import Receipt
-from cadenza.runtime.streaming.settle import (
-    DEAD_LETTER,
-    FINISH,
-    PUBLISH,
-    Destinations,
-    Settle,
-    Settlement,
-    settlement,
-)
+from cadenza.runtime.streaming.settle import Destinations, Settle, Settlement, settlement
 from cadenza.runtime.streaming.topology import (
     Source,
     check_exists,
@@ -80,7 +78,7 @@ def _not_kept_by(source: Source):
 
 
 def _finish_unwatched(carried: Carried) -> Settlement:
-    return Settlement(FINISH, carried.token, None)
+    return Settlement(FINISHED, carried.token, None)
 
 
 class StreamJob(beam.PTransform):
@@ -119,14 +117,14 @@ class StreamJob(beam.PTransform):
                 | f"Finish{i}" >> beam.Map(_finish_unwatched)
             )
         merged = events[0] if len(events) == 1 else tuple(events) | "Events" >> beam.Flatten()
-        results = merged | Lifecycle(self._config, self._logic, shared_logic=True)
         outcomes = (
-            results["published_messages"] | "ToPublish" >> beam.Map(settlement(PUBLISH)),
-            results["finished"] | "ToFinish" >> beam.Map(settlement(FINISH)),
-            results["dead_letter"] | "ToDeadLetter" >> beam.Map(settlement(DEAD_LETTER)),
-            *unwatched,
+            merged
+            | FusedLifecycle(self._config, self._logic, shared_logic=True)
+            | "Outcomes" >> beam.Map(settlement)
         )
-        return outcomes | "Outcomes" >> beam.Flatten() | Settle(self._to)
+        if unwatched:
+            outcomes = (outcomes, *unwatched) | "AllOutcomes" >> beam.Flatten()
+        return outcomes | Settle(self._to)
 
 
 class StreamingRun:

@@ -5,7 +5,7 @@ Every pulled message ends here exactly once per delivery, with its outcome:
 - `publish`: its outputs are written (the lifecycle's write step ran before); the
   message for the children is published to every output topic and the publish
   futures are awaited; a ledger entry records that; then the message is acked.
-- `finish`: nothing to publish (not a recipient, an ignored storage event): acked.
+- `finished`: nothing to publish (not a recipient, an ignored storage event): acked.
 - `dead_letter`: the record, with the message as received, is written to the
   dead-letter folder and/or published to the dead-letter topic; then acked.
 
@@ -41,34 +41,29 @@ from cadenza.runtime.deadletters import (
     shared_publisher,
     write_dead_letter,
 )
-from cadenza.runtime.lifecycle._step import count
+from cadenza.runtime.lifecycle._step import Routed, count
 from cadenza.runtime.lifecycle.publishing import message_for_children
-from cadenza.runtime.lifecycle.records import DeadLetter
+from cadenza.runtime.lifecycle.records import DEAD_LETTER, PUBLISH, DeadLetter
 from cadenza.runtime.storage import write_atomically
 from cadenza.runtime.streaming.leases import leases_for
 from cadenza.runtime.streaming.receipts import Receipt
 
 LOGGER = logging.getLogger("cadenza.streaming")
 
-PUBLISH, FINISH, DEAD_LETTER = "publish", "finish", "dead_letter"
-
 
 @attrs.frozen
 class Settlement:
-    """A message's outcome: a Message to publish, None, or a DeadLetter."""
+    """A message's outcome (the lifecycle's tags): PUBLISH a Message, FINISHED (a
+    Message or None: nothing to publish), or DEAD_LETTER a DeadLetter."""
 
     kind: str
     receipt: Receipt
     value: object = None
 
 
-def settlement(kind: str):
-    """Carried(receipt, value) -> Settlement(kind, receipt, value)."""
-
-    def make(carried) -> Settlement:
-        return Settlement(kind, carried.token, carried.value)
-
-    return make
+def settlement(routed: Routed) -> Settlement:
+    """Routed(tag, Carried(receipt, value)) -> Settlement(tag, receipt, value)."""
+    return Settlement(routed.tag, routed.value.token, routed.value.value)
 
 
 @attrs.frozen(kw_only=True)
