@@ -1,0 +1,105 @@
+"""The DAG registry: valid configs become one JSON document; invalid DAGs fail, named."""
+
+import json
+
+import pytest
+
+from cadenza.core import DagError
+from cadenza.devtools import graph, registry
+
+
+def write_job(folder, name, upstream=(), reads=None, writes=None):
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [f"job_name: {name}"]
+    if upstream:
+        lines.append(f"upstream: [{', '.join(upstream)}]")
+    sources = [reads] if isinstance(reads, str) else list(reads or [f"/in/{name}"])
+    target = writes or f"/out/{name}"
+    inputs = ", ".join(f'{{name: in{i}, location: "{s}"}}' for i, s in enumerate(sources))
+    lines.append("data:")
+    lines.append(f"  inputs: [{inputs}]")
+    lines.append(f'  outputs: [{{name: out, location: "{target}"}}]')
+    path = folder / "job.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def diamond(tmp_path):
+    return [
+        write_job(tmp_path / "a", "normalize", writes="${OUT:-/out/norm}"),
+        write_job(tmp_path / "b", "features", ["normalize"], reads="/out/norm"),
+        write_job(tmp_path / "c", "fingerprint", ["normalize"], reads="/out/norm"),
+        write_job(
+            tmp_path / "d",
+            "report",
+            ["features", "fingerprint"],
+            ["/out/features", "/out/fingerprint"],
+        ),
+    ]
+
+
+def test_registry_is_written_with_order_edges_and_wiring(tmp_path, diamond):
+    output = tmp_path / "registry.json"
+    assert registry.main(["--output", str(output), *map(str, diamond)]) == 0
+    document = json.loads(output.read_text())
+    assert document["order"][0] == "normalize" and document["order"][-1] == "report"
+    assert document["jobs"]["report"]["parents"] == ["features", "fingerprint"]
+    subscriptions = {s["name"] for s in document["wiring"]["subscriptions"]}
+    assert "cadenza-report-from-fingerprint" in subscriptions
+    dag = registry.read_registry(output)
+    assert dag.descendants("normalize") == ("features", "fingerprint", "report")
+
+
+def test_a_cycle_fails_the_registry_with_the_cycle_shown(tmp_path, capsys):
+    configs = [
+        write_job(tmp_path / "a", "one", ["two"], reads="/out/two"),
+        write_job(tmp_path / "b", "two", ["one"], reads="/out/one"),
+    ]
+    assert registry.main(["--output", str(tmp_path / "r.json"), *map(str, configs)]) == 1
+    error = capsys.readouterr().err
+    assert "do not form a valid DAG" in error and "one -> two -> one" in error
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_a_missing_upstream_and_a_mismatched_location_are_named(tmp_path):
+    parent = write_job(tmp_path / "a", "normalize", writes="/out/norm")
+    orphan = write_job(tmp_path / "c", "orphan", ["nobody"])
+    with pytest.raises(DagError, match="orphan: upstream: no job named 'nobody'"):
+        registry.build_registry([parent, orphan])
+    child = write_job(tmp_path / "b", "features", ["normalize"], reads="/somewhere/else")
+    with pytest.raises(DagError, match=r"features: data.inputs \(/somewhere/else/\*\) read none"):
+        registry.build_registry([parent, child])
+
+
+def test_tree_dot_and_images_draw_the_dag(tmp_path, diamond, capsys):
+    output = tmp_path / "registry.json"
+    registry.main(["--output", str(output), *map(str, diamond)])
+    dag = registry.read_registry(output)
+    assert graph.main(["--registry", str(output)]) == 0
+    tree = capsys.readouterr().out
+    assert tree.index("normalize") < tree.index("features") < tree.index("report")
+    assert "(shown above)" in tree  # report has two parents: drawn in full once
+    assert "publishes: cadenza-fingerprint-out" in tree
+    dot = graph.to_dot(dag)
+    assert '"normalize" -> "fingerprint" [label="cadenza-fingerprint-from-normalize"]' in dot
+    for fmt in ("dot", "svg", "png"):
+        target = tmp_path / f"dag.{fmt}"
+        assert (
+            graph.main(["--registry", str(output), "--format", fmt, "--output", str(target)]) == 0
+        )
+        assert target.stat().st_size > 100
+    assert (tmp_path / "dag.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in (tmp_path / "dag.svg").read_bytes()
+
+
+def test_one_job_shows_its_ancestors_and_descendants_only(tmp_path, diamond, capsys):
+    diamond.append(write_job(tmp_path / "e", "loner"))
+    output = tmp_path / "registry.json"
+    registry.main(["--output", str(output), *map(str, diamond)])
+    assert graph.main(["--registry", str(output), "--job", "fingerprint"]) == 0
+    tree = capsys.readouterr().out
+    assert "normalize" in tree and "report" in tree
+    assert "── features" not in tree and "loner" not in tree
+    assert graph.main(["--registry", str(output), "--job", "fingerprnt"]) == 2
+    assert "did you mean 'fingerprint'" in capsys.readouterr().err
