@@ -119,6 +119,7 @@ def test_a_hundred_messages_each_processed_once_acked_after_output(
     j.events += [decode(m.data) for m in pubsub.drain(j.watch)]
 
     assert run.error is None
+    assert run.settled() == {"dead_letter": 10, "publish": 90}
     assert j.event_counts() == collections.Counter(good), "one output event per good message"
     assert {e: CALLS[e] for e in good + failing} == dict.fromkeys(good + failing, 1)
     assert not pubsub.pull(j.subscription), "every message was acknowledged"
@@ -233,6 +234,7 @@ def test_a_redelivered_message_publishes_its_event_once(job, pubsub, gcs_bucket,
     run.stop()
     j.events += [decode(m.data) for m in pubsub.drain(j.watch)]
     assert j.event_counts() == {"written": 1, "fresh": 1}
+    assert run.settled() == {"event_already_published": 1, "publish": 3}
     assert CALLS["written"] == 0 and CALLS["published"] == 0
     assert storage.Client().bucket(gcs_bucket).get_blob("out/written.json").generation == (
         generation

@@ -70,7 +70,7 @@ def run_job_cli(
 
 
 def _stream(config: JobConfig, logic: JobLogic, args, beam_args, console: Console) -> int:
-    """Streams until SIGINT/SIGTERM or a pipeline failure; prints the job's counters."""
+    """Streams until SIGINT/SIGTERM or a pipeline failure; prints what it settled."""
     stop = threading.Event()
     previous = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
@@ -89,8 +89,8 @@ def _stream(config: JobConfig, logic: JobLogic, args, beam_args, console: Consol
         )
         while not stop.wait(0.5) and not run.wait(0):
             pass
-        counters = run.metrics()
         run.stop()
+        counters = run.settled()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

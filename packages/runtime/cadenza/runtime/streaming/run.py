@@ -45,7 +45,13 @@ from cadenza.runtime.pubsub_names import project_for
 from cadenza.runtime.streaming import _direct_pubsub
 from cadenza.runtime.streaming.leases import close_leases
 from cadenza.runtime.streaming.receipts import Receipt
-from cadenza.runtime.streaming.settle import Destinations, Settle, Settlement, settlement
+from cadenza.runtime.streaming.settle import (
+    Destinations,
+    Settle,
+    Settlement,
+    settlement,
+    tally,
+)
 from cadenza.runtime.streaming.topology import (
     Source,
     check_exists,
@@ -151,18 +157,10 @@ class StreamingRun:
         """True once the run has stopped or failed (see `error`)."""
         return self._ended.wait(timeout)
 
-    def metrics(self) -> dict[str, int]:
-        """The job's counters so far ({name: value})."""
-        from apache_beam.metrics.metric import MetricsFilter
-
-        namespace = f"cadenza.{self.config.job_name}"
-        found = self._result.metrics().query(MetricsFilter().with_namespace(namespace))
-        totals: dict[str, int] = {}
-        for counter in found["counters"]:
-            name = counter.key.metric.name
-            value = counter.committed if counter.committed is not None else counter.attempted
-            totals[name] = totals.get(name, 0) + (value or 0)
-        return dict(sorted(totals.items()))
+    def settled(self) -> dict[str, int]:
+        """{outcome: messages} this job settled in this process ("publish", "finished",
+        "dead_letter", "event_already_published", "given_back")."""
+        return tally(self.config.job_name)
 
     def stop(self) -> None:
         """Stops pulling, lets the current step finish, gives unfinished messages back."""

@@ -26,9 +26,11 @@ children can use to drop it.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import json
 import logging
+import threading
 
 import apache_beam as beam
 import attrs
@@ -49,6 +51,23 @@ from cadenza.runtime.streaming.leases import leases_for
 from cadenza.runtime.streaming.receipts import Receipt
 
 LOGGER = logging.getLogger("cadenza.streaming")
+
+# Settled messages per (job, outcome) in this process. Beam's counters are kept too,
+# but the bundle-based DirectRunner reports only each step's first bundle of them.
+_tally: collections.Counter = collections.Counter()
+_tally_lock = threading.Lock()
+
+
+def _note(job: str, what: str) -> None:
+    count(job, what)
+    with _tally_lock:
+        _tally[job, what] += 1
+
+
+def tally(job: str) -> dict[str, int]:
+    """{outcome: messages} settled (or given back) by `job` in this process."""
+    with _tally_lock:
+        return dict(sorted((what, n) for (j, what), n in _tally.items() if j == job))
 
 
 @attrs.frozen
@@ -91,7 +110,7 @@ class _SettleFn(beam.DoFn):
                 self._dead_letter(receipt, item.value)
             leases.ack(receipt.ack_id)
         except Exception as err:
-            count(self._to.job, "settle_failed")
+            _note(self._to.job, "given_back")
             LOGGER.warning(
                 "%s: message %s not settled, given back for redelivery: %s: %s",
                 self._to.job,
@@ -104,7 +123,7 @@ class _SettleFn(beam.DoFn):
             except Exception:  # its lease runs out and Pub/Sub redelivers it anyway
                 LOGGER.warning("%s: nack of %s failed", self._to.job, receipt.message_id)
             return
-        count(self._to.job, f"acked_{item.kind}")
+        _note(self._to.job, item.kind)
         yield receipt.message_id
 
     def _ledger_entry(self, receipt: Receipt, what: str) -> str:
@@ -114,7 +133,7 @@ class _SettleFn(beam.DoFn):
         """Runs `publish` (returning a JSON-able record) unless the ledger says it ran."""
         entry = self._ledger_entry(receipt, what)
         if FileSystems.exists(entry):
-            count(self._to.job, f"{what}_already_published")
+            _note(self._to.job, f"{what}_already_published")
             return
         record = publish()
         record.update(
@@ -140,7 +159,6 @@ class _SettleFn(beam.DoFn):
                 for topic in self._to.topics
             }
             ids = {topic: f.result(timeout=PUBLISH_TIMEOUT_S) for topic, f in futures.items()}
-            count(self._to.job, "events_published")
             return {"event": child.message_id, "published": ids}
 
         self._once(receipt, "event", publish)
