@@ -247,12 +247,15 @@ def test_upload_notifications_stream_under_the_prefix_only(pubsub, emulators, gc
     uploads = f"projects/{emulators.project}/topics/{emulators.uploads_topic}"
     pubsub.subscription(f"cadenza-{name}-uploads-{gcs_bucket}", uploads)
     watch = pubsub.subscription(pubsub.unique("watch"), pubsub.topic(f"cadenza-{name}-out"))
+    extra = pubsub.topic(pubsub.unique("extra"))  # a second event output
+    watch_extra = pubsub.subscription(pubsub.unique("watch-extra"), extra)
     config = parse_job_config(
         f"""
 job_name: {name}
 events:
   accept: [gcs_notification]
   inputs: [{{type: gcs_notification, bucket: {gcs_bucket}, prefix: new/}}]
+  outputs: [{{type: pubsub, topic: {extra}}}]
 data:
   inputs: [{{name: audio, location: "gs://{gcs_bucket}"}}]
   outputs:
@@ -271,6 +274,8 @@ data:
     run.stop()
     events += pubsub.drain(watch)
     assert sorted(decode(m.data).element for m in events) == ["new/a.txt", "new/b.txt"]
+    on_extra = pubsub.drain(watch_extra)
+    assert sorted(m.data for m in on_extra) == sorted(m.data for m in events)
     assert dict(CALLS) == {"new/a.txt": 1, "new/b.txt": 1}
     assert {b.name for b in bucket.list_blobs(prefix="out/") if b.name.endswith("txt.json")} == {
         "out/new/a.txt.json",

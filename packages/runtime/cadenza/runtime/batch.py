@@ -40,7 +40,11 @@ from apache_beam.io.gcp.pubsub import PubsubMessage
 from cadenza.core import ConfigError, JobConfig, Message, encode
 from cadenza.core.config import FileInput, ListingInput
 from cadenza.runtime.api import JobLogic
-from cadenza.runtime.deadletters import publish_dead_letter, shared_publisher
+from cadenza.runtime.deadletters import (
+    dead_letter_folder,
+    publish_dead_letter,
+    shared_publisher,
+)
 from cadenza.runtime.lifecycle import DeadLetter, Lifecycle
 from cadenza.runtime.profiles import pipeline_options
 from cadenza.runtime.pubsub_names import full_path, project_for
@@ -213,7 +217,7 @@ def run_batch(
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     run_id = f"{stamp}-{uuid.uuid4().hex[:6]}"
     folder = f"{runs_root.rstrip('/')}/{config.job_name}/{run_id}"
-    dead_folder = f"{(config.dead_letter.location or folder).rstrip('/')}/dead_letter"
+    dead_folder = dead_letter_folder(config, folder)
     options = pipeline_options(config, profile, extra_args)
     with beam.Pipeline(options=options) as pipeline:
         results = (

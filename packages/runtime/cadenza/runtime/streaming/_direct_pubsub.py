@@ -87,10 +87,10 @@ def _leased(received) -> tuple[Timestamp, PubsubMessage]:
     return Timestamp.from_utc_datetime(received.message.publish_time), message
 
 
-_registered = threading.Lock()
+_register_lock = threading.Lock()
 
 
 def register() -> None:
     """Makes the bundle-based DirectRunner evaluate `ReadLeased` with our evaluator."""
-    with _registered:
+    with _register_lock:
         TransformEvaluatorRegistry._test_evaluators_overrides[ReadLeased] = _ReadLeasedEvaluator

@@ -26,7 +26,6 @@ others go on. Meanwhile the leases keep every pulled message from being redelive
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Sequence
 
@@ -60,7 +59,6 @@ from cadenza.runtime.streaming.topology import (
     sources,
 )
 
-LOGGER = logging.getLogger("cadenza.streaming")
 DEFAULT_TIMEOUT_S = 600.0
 
 
