@@ -7,5 +7,7 @@ from the job folders on disk, and `cadenza_job` refuses a job that is not listed
 
 JOBS = [
     "audio_info",
+    "features",
     "fingerprint",
+    "normalize",
 ]

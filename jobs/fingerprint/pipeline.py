@@ -1,12 +1,13 @@
 """fingerprint: the catalog's fingerprinting job, through the Cadenza runtime.
 
-    bazel run //jobs/fingerprint                  # .cadenza/samples -> .cadenza/out/fingerprint
-    FINGERPRINT_INPUT=DIR FINGERPRINT_OUTPUT=OUT FINGERPRINT_INDEX=IDX bazel run //jobs/fingerprint
+    bazel run //jobs/fingerprint        # .cadenza/out/normalize/*.flac -> .cadenza/out/fingerprint
+    NORMALIZE_OUTPUT=DIR FINGERPRINT_OUTPUT=OUT FINGERPRINT_INDEX=IDX bazel run //jobs/fingerprint
 
-The runtime lists the input folder, runs `Fingerprint` on each track through the message
-lifecycle, writes each report and landmark artifact with provenance, dead-letters
-tracks that cannot be decoded (with the reason), and prints a summary; then this shows
-what the job found: each track's hashes and the catalog tracks it matches.
+It reads what its parent in the DAG, normalize, writes. The runtime lists that folder,
+runs `Fingerprint` on each track through the message lifecycle, writes each report and
+landmark artifact with provenance, dead-letters tracks that cannot be decoded (with the
+reason), and prints a summary; then this shows what the job found: each track's hashes
+and the catalog tracks it matches.
 """
 
 from __future__ import annotations
