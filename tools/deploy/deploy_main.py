@@ -1,21 +1,32 @@
 """Generated `:deploy` of every job: `bazel run //jobs/<job>:deploy -- [--profile P] [--dry-run]`.
 
-- `--dry-run`: print the wiring plan the job needs (topics, subscriptions, bucket
-  notifications, with deterministic names) and what deploying would start; change nothing.
+- `--profile local` (the default): start the local stack if it is not running (Pub/Sub
+  emulator + fake-gcs-server, state in `.cadenza/stack/`), apply the job's wiring
+  (create what is missing, report what exists), and start the job as a background
+  streaming process (log: `.cadenza/jobs/<job>/job.log`). Manage it with
+  `bazel run //tools:job -- status|stop|logs [JOB]`. `--dry-run`: print the plan only.
+- `--profile dataflow`: submit the job's batch form to Dataflow with the profile's
+  `sdk_container_image` (needs Google credentials; without them it stops before
+  creating anything). `--dry-run` submits nothing: it writes the complete Dataflow job
+  request to `--output` (default `.cadenza/deploy/<job>/dataflow-request.json`).
 - `--profile dask --set profiles.dask.scheduler=tcp://HOST:PORT`: run the job's batch
   form on that dask.distributed cluster.
-- `--profile local` / `--profile dataflow`: see the job's README and issue #6's notes
-  for what is implemented.
+- `--set key.path=value` overrides the job's config (and is passed on to the job).
 """
 
 from __future__ import annotations
 
+import os
+import pathlib
 import sys
 
 from rich.console import Console
 from rich.table import Table
 
 from cadenza.core import CadenzaError, load_job_config, plan_wiring
+from cadenza.devtools.dataflow_deploy import submit, write_dataflow_request
+from cadenza.devtools.local_deploy import deploy_local
+from cadenza.devtools.localstack import working_directory
 from cadenza.devtools.registry import read_registry
 from tools.deploy.job_args import job_logic, job_parser
 
@@ -52,13 +63,19 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", default="local", help="local (default), dask or dataflow")
     parser.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--output",
+        type=pathlib.Path,
+        help="dataflow --dry-run: where the job request goes "
+        "(default .cadenza/deploy/<job>/dataflow-request.json)",
+    )
     args, rest = parser.parse_known_args(argv)
     console = Console()
     logic = job_logic(args.module)
     try:
         config = load_job_config(
             args.config,
-            env={},
+            env=os.environ,  # as the job itself will read it
             overrides=args.set,
             params_class=getattr(logic, "params_class", None),
         )
@@ -69,7 +86,24 @@ def main(argv=None) -> int:
     except CadenzaError as error:
         console.print(f"[red]deploy:[/red] {error}")
         return 2
+    if args.profile == "local":
+        try:
+            return deploy_local(
+                config,
+                dag,
+                module=args.module,
+                job=args.job,
+                overrides=args.set,
+                extra_args=rest,
+                console=console,
+                dry_run=args.dry_run,
+            )
+        except CadenzaError as error:
+            console.print(f"[red]deploy:[/red] {error}")
+            return 2
     console.print(plan_table(dag, config.job_name))
+    if args.profile == "dataflow":
+        return _dataflow(args, config, logic, rest, console)
     if args.dry_run:
         console.print(f"dry run: nothing created; profile {args.profile!r} would run {args.module}")
         return 0
@@ -77,11 +111,35 @@ def main(argv=None) -> int:
         module = __import__(args.module, fromlist=["main"])
         overrides = [part for item in args.set for part in ("--set", item)]
         return module.main(["--profile", "dask", *overrides, *rest])
-    console.print(
-        f"[red]deploy:[/red] --profile {args.profile} is not implemented yet (issue #6): "
-        "use --dry-run, or --profile dask"
-    )
+    console.print(f"[red]deploy:[/red] unknown profile {args.profile!r}: local, dask or dataflow")
     return 2
+
+
+def _dataflow(args, config, logic, rest, console: Console) -> int:
+    try:
+        if args.dry_run:
+            output = args.output or (
+                working_directory() / ".cadenza" / "deploy" / args.job / "dataflow-request.json"
+            )
+            output = working_directory() / output  # relative to where bazel was run
+            request = write_dataflow_request(
+                config, logic(), output, profile=args.profile, extra_args=rest
+            )
+            pools = request["environment"].get("workerPools", [])
+            images = sorted(
+                {c["containerImage"] for p in pools for c in p.get("sdkHarnessContainerImages", [])}
+            )
+            console.print(
+                f"dry run: nothing submitted. The Dataflow job request ({request['type']}, "
+                f"job {request['name']!r}, image {', '.join(images)}) is in {output}"
+            )
+            return 0
+        submit(config, logic(), profile=args.profile, extra_args=rest)
+    except CadenzaError as error:
+        console.print(f"[red]deploy:[/red] {error}")
+        return 2
+    console.print(f"{config.job_name}: the Dataflow job finished")
+    return 0
 
 
 if __name__ == "__main__":

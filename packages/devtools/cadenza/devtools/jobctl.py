@@ -1,0 +1,151 @@
+"""`bazel run //tools:job -- status|stop|logs [JOB]`, `... stack status|stop`.
+
+Manages what `bazel run //jobs/<job>:deploy` started on the local stack, from the
+directory bazel is run in (`.cadenza/jobs/`, `.cadenza/stack/`):
+
+    status [JOB]          the jobs started here: running or not, pid, log
+    stop JOB|--all        SIGTERM, then wait for the drain (--timeout, default 60 s)
+    logs JOB [-n N] [-f]  the end of the job's log (-f: follow)
+    stack status|stop     the local stack (stopping it loses Pub/Sub's in-memory state)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import pathlib
+import sys
+import time
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from cadenza.devtools.localjobs import STOP_TIMEOUT_S, JobError, LocalJobs, tail
+from cadenza.devtools.localstack import LocalStack
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs-root", type=pathlib.Path, help="default .cadenza/jobs")
+    parser.add_argument("--stack-root", type=pathlib.Path, help="default .cadenza/stack")
+    commands = parser.add_subparsers(dest="command", required=True)
+    status = commands.add_parser("status", help="the jobs started here")
+    status.add_argument("job", nargs="?")
+    stop = commands.add_parser("stop", help="stop a job (drains)")
+    stop.add_argument("job", nargs="?")
+    stop.add_argument("--all", action="store_true", help="every running job")
+    stop.add_argument("--timeout", type=float, default=STOP_TIMEOUT_S)
+    logs = commands.add_parser("logs", help="a job's log")
+    logs.add_argument("job")
+    logs.add_argument("-n", "--lines", type=int, default=40)
+    logs.add_argument("-f", "--follow", action="store_true")
+    stack = commands.add_parser("stack", help="the local stack")
+    stack.add_argument("action", choices=["status", "stop"])
+    return parser
+
+
+def _when(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _status(jobs: LocalJobs, job: str | None, console: Console) -> int:
+    names = [job] if job else jobs.names()
+    if not names:
+        console.print(f"no jobs started from here ({jobs.root})")
+        return 0
+    table = Table(title=f"jobs in {jobs.root}")
+    for column in ("job", "state", "pid", "started", "log"):
+        table.add_column(column, overflow="fold")
+    missing = False
+    for name in names:
+        state = jobs.state(name)
+        if state is None:
+            table.add_row(name, "[red]unknown[/red]", "", "", "")
+            missing = True
+            continue
+        running = "[green]running[/green]" if state.running else "stopped"
+        table.add_row(name, running, str(state.pid), _when(state.started_at), state.log)
+    console.print(table)
+    return 1 if missing else 0
+
+
+def _stop(jobs: LocalJobs, args, console: Console) -> int:
+    if args.all:
+        names = [n for n in jobs.names() if (s := jobs.state(n)) and s.running]
+    elif args.job:
+        names = [args.job]
+    else:
+        console.print("[red]stop:[/red] name a job, or --all")
+        return 2
+    code = 0
+    for name in names:
+        try:
+            console.print(f"stopping {name} (SIGTERM; up to {args.timeout:.0f} s to drain)...")
+            console.print(jobs.stop(name, args.timeout))
+        except JobError as err:
+            console.print(f"[red]stop:[/red] {err}")
+            code = 1
+    return code
+
+
+def _logs(jobs: LocalJobs, args, console: Console) -> int:
+    path = jobs.log_path(args.job)
+    if not path.exists():
+        console.print(f"[red]logs:[/red] no log at {path}")
+        return 1
+    print(tail(path, args.lines), flush=True)
+    if not args.follow:
+        return 0
+    with open(path, errors="replace") as handle:
+        handle.seek(0, 2)
+        try:
+            while True:
+                line = handle.readline()
+                if line:
+                    print(line, end="", flush=True)
+                else:
+                    time.sleep(0.3)
+        except KeyboardInterrupt:
+            return 0
+
+
+def _stack(stack: LocalStack, action: str, console: Console) -> int:
+    if action == "status":
+        state = stack.status()
+        if state is None:
+            console.print(f"the local stack in {stack.root} is not running")
+            return 1
+        console.print(
+            f"local stack in {stack.root}: Pub/Sub emulator {state.pubsub_host} "
+            f"(pid {state.pids['pubsub']}), fake-gcs-server {state.storage_url} "
+            f"(pid {state.pids['storage']}), uploads topic {state.uploads_topic}; "
+            f"since {_when(state.started_at)}; env: {stack.root / 'env.json'}"
+        )
+        return 0
+    if stack.stop():
+        console.print(
+            f"local stack in {stack.root} stopped. Objects are kept in {stack.root / 'gcs'}; "
+            "Pub/Sub topics, subscriptions and unacknowledged messages are gone (in memory): "
+            "the next deploy starts the stack and applies the wiring again."
+        )
+    else:
+        console.print(f"no local stack recorded in {stack.root}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console()
+    jobs = LocalJobs(args.jobs_root)
+    if args.command == "status":
+        return _status(jobs, args.job, console)
+    if args.command == "stop":
+        return _stop(jobs, args, console)
+    if args.command == "logs":
+        return _logs(jobs, args, console)
+    return _stack(LocalStack(args.stack_root), args.action, console)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""`deploy --profile local`: the local stack, the job's wiring, the job in the background.
+
+    code = deploy_local(config, dag, module="jobs.normalize.pipeline", job="normalize",
+                        overrides=["params.x=1"], console=Console())
+
+1. the local stack (localstack.py): reused when it runs, else started detached; a new
+   stack has an empty Pub/Sub emulator, so the wiring is applied on every deploy;
+2. the job's part of the wiring plan, fitted to the local stack (wiring_apply.py),
+   applied: missing topics and subscriptions created, existing ones reported;
+3. the job started as a background streaming process (localjobs.py) with the stack's
+   environment; its log in `.cadenza/jobs/<job>/job.log`.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Sequence
+
+from rich.console import Console
+
+from cadenza.core import JobConfig, plan_wiring
+from cadenza.core.dag import Dag
+from cadenza.devtools.emulators import EmulatorError, apply_env, restore_env
+from cadenza.devtools.localjobs import JobError, LocalJobs
+from cadenza.devtools.localstack import LocalStack
+from cadenza.devtools.wiring_apply import (
+    apply_plan,
+    job_plan,
+    local_plan,
+    plan_rows,
+    problems,
+    wiring_table,
+)
+from cadenza.runtime.streaming import is_streaming
+
+JOB_TOOL = "bazel run //tools:job --"
+
+
+def with_config(dag: Dag, config: JobConfig) -> Dag:
+    """`dag` with the job's config replaced (as deployed, with its --set overrides)."""
+    return Dag.build([config if c.job_name == config.job_name else c for c in dag.jobs.values()])
+
+
+def deploy_local(
+    config: JobConfig,
+    dag: Dag,
+    *,
+    module: str,
+    job: str,
+    overrides: Sequence[str] = (),
+    extra_args: Sequence[str] = (),
+    console: Console,
+    dry_run: bool = False,
+    stack_root: pathlib.Path | None = None,
+    jobs_root: pathlib.Path | None = None,
+    cwd: pathlib.Path | None = None,
+) -> int:
+    """Deploys the job on the local stack (see the module docstring); the exit status.
+
+    `overrides` go to the job as `--set` (they are already in `config`); `extra_args`
+    (job or Beam flags) are passed on as they are."""
+    stack = LocalStack(stack_root)
+    jobs = LocalJobs(jobs_root)
+    plan = local_plan(job_plan(plan_wiring(with_config(dag, config)), config), stack.uploads_topic)
+    args = [*(part for item in overrides for part in ("--set", item)), *extra_args]
+    streaming = is_streaming(config)
+    not_streaming = (
+        f"{config.job_name} has no streaming event input (`pubsub` or "
+        "`gcs_notification` under events.inputs), so there is nothing to run in the "
+        f"background: run its batch form with `bazel run //jobs/{job}`, or give it one, "
+        f"e.g. --set 'events.inputs=[{{type: gcs_notification, bucket: B, prefix: P}}]'"
+    )
+    if dry_run:
+        if not streaming:
+            console.print(f"[yellow]note:[/yellow] {not_streaming}")
+        console.print(wiring_table(plan_rows(plan, local=True), f"wiring for {config.job_name}"))
+        console.print(
+            f"dry run: nothing created; would start (or reuse) the local stack in {stack.root}, "
+            f"apply this wiring and run {module} --profile local {' '.join(args)} "
+            f"in the background, logging to {jobs.log_path(job)}"
+        )
+        return 0
+    if not streaming:
+        console.print(f"[red]deploy:[/red] {not_streaming}")
+        return 2
+    running = jobs.state(job)
+    if running is not None and running.running:
+        console.print(
+            f"[red]deploy:[/red] {job} is running already (pid {running.pid}): "
+            f"`{JOB_TOOL} stop {job}` first; nothing was changed"
+        )
+        return 1
+    try:
+        state, started = stack.ensure()
+    except EmulatorError as err:
+        console.print(f"[red]deploy:[/red] the local stack did not start: {err}")
+        return 1
+    if started:
+        console.print(
+            f"local stack started in {stack.root}: Pub/Sub emulator {state.pubsub_host}, "
+            f"fake-gcs-server {state.storage_url} (uploads to every bucket -> "
+            f"{state.uploads_topic}). The Pub/Sub emulator keeps its state in memory: "
+            "topics and subscriptions are (re)applied now; objects are kept in "
+            f"{stack.root / 'gcs'}."
+        )
+    else:
+        console.print(
+            f"local stack running in {stack.root}: Pub/Sub {state.pubsub_host}, "
+            f"storage {state.storage_url}"
+        )
+    previous = apply_env(state.env)
+    try:
+        rows = apply_plan(plan, state.project, local=True)
+    finally:
+        restore_env(previous)
+    console.print(wiring_table(rows, f"wiring for {config.job_name} (local stack)"))
+    if problems(rows):
+        console.print("[red]deploy:[/red] the wiring has problems (above); the job was not started")
+        return 1
+    try:
+        job_state = jobs.start(job, module, state.env, args=args, cwd=cwd)
+    except JobError as err:
+        console.print(f"[red]deploy:[/red] {err}")
+        return 1
+    console.print(
+        f"[green]{config.job_name} is streaming[/green] in the background (pid {job_state.pid})\n"
+        f"  logs:   {job_state.log}   ({JOB_TOOL} logs {job})\n"
+        f"  status: {JOB_TOOL} status\n"
+        f"  stop:   {JOB_TOOL} stop {job}   (drains: unfinished messages go back to Pub/Sub)\n"
+        f"  stack:  {JOB_TOOL} stack stop   (env for clients: {stack.root / 'env.json'})"
+    )
+    return 0
+
+
+__all__ = ["deploy_local", "with_config"]

@@ -1,0 +1,188 @@
+"""deploy --profile local against the real emulators: the detached stack, the wiring,
+a background job that processes an upload, `job stop`, and a stack restart."""
+
+import io
+import pathlib
+import re
+import textwrap
+import time
+
+from google.cloud import storage
+from rich.console import Console
+
+from cadenza.core import load_job_config, plan_wiring
+from cadenza.core.dag import Dag
+from cadenza.devtools import jobctl
+from cadenza.devtools.emulators import apply_env, restore_env
+from cadenza.devtools.local_deploy import deploy_local
+from cadenza.devtools.localjobs import LocalJobs
+from cadenza.devtools.localstack import LocalStack, pid_alive
+from cadenza.devtools.wiring_apply import (
+    CREATED,
+    EXISTS,
+    apply_plan,
+    job_plan,
+    local_plan,
+    plan_rows,
+)
+
+JOB = """\
+job_name: tinyjob
+events:
+  accept: [gcs_notification]
+  inputs: [{type: gcs_notification, bucket: uploads, prefix: new/}]
+data:
+  inputs: [{name: audio, location: "gs://uploads"}]
+  outputs: [{name: report, location: "gs://uploads/out", suffix: .json}]
+"""
+
+PIPELINE = """\
+import pathlib
+import sys
+
+from cadenza.runtime import JobLogic, Result
+from cadenza.runtime.cli import run_job_cli
+
+
+class Size(JobLogic):
+    def process(self, ctx):
+        return Result(outputs={"report": {"bytes": len(ctx.inputs["audio"].read_bytes())}})
+
+
+def main(argv=None):
+    return run_job_cli(Size(), pathlib.Path(__file__).with_name("job.yaml"), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+"""
+
+
+def make_job(tmp_path, monkeypatch):
+    package = tmp_path / "code" / "tinyjob"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "job.yaml").write_text(JOB)
+    (package / "pipeline.py").write_text(PIPELINE)
+    monkeypatch.syspath_prepend(str(tmp_path / "code"))  # the job process gets sys.path
+    return load_job_config(package / "job.yaml", env={})
+
+
+def wait_for(check, what, timeout_s=60.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def console():
+    return Console(file=io.StringIO(), width=200)
+
+
+def test_local_deploy_streams_an_upload_and_stop_drains(tmp_path, monkeypatch):
+    config = make_job(tmp_path, monkeypatch)
+    dag = Dag.build([config])
+    stack = LocalStack(tmp_path / "stack")
+    jobs = LocalJobs(tmp_path / "jobs")
+    out = console()
+    try:
+        dry = deploy_local(
+            config,
+            dag,
+            module="tinyjob.pipeline",
+            job="tinyjob",
+            console=out,
+            dry_run=True,
+            stack_root=stack.root,
+            jobs_root=jobs.root,
+        )
+        assert dry == 0 and stack.status() is None and not (tmp_path / "stack").exists()
+        code = deploy_local(
+            config,
+            dag,
+            module="tinyjob.pipeline",
+            job="tinyjob",
+            console=out,
+            stack_root=stack.root,
+            jobs_root=jobs.root,
+            cwd=tmp_path,
+        )
+        text = out.file.getvalue()
+        assert code == 0, text
+        assert "local stack started" in text and "(re)applied" in text
+        assert "cadenza-tinyjob-uploads-uploads" in text and CREATED in text
+        state = stack.status()
+        assert state is not None
+        assert stack.ensure() == (state, False)  # reused, not restarted
+
+        previous = apply_env(state.env)
+        try:
+            bucket = storage.Client().create_bucket("uploads")
+            bucket.blob("other/skip.txt").upload_from_string(b"no")
+            bucket.blob("new/a.txt").upload_from_string(b"hello")
+            wait_for(lambda: bucket.blob("out/new/a.txt.json").exists(), "the job's output")
+            assert bucket.blob("out/new/a.txt.json").download_as_bytes() != b""
+            assert not bucket.blob("out/other/skip.txt.json").exists()
+            plan = local_plan(job_plan(plan_wiring(dag), config), state.uploads_topic)
+            again = apply_plan(plan, state.project)
+            assert {r.status for r in again} == {EXISTS}, again
+            assert {r.name for r in again} == {r.name for r in plan_rows(plan)}
+        finally:
+            restore_env(previous)
+
+        pid = jobs.state("tinyjob").pid
+        assert jobctl.main(["--jobs-root", str(jobs.root), "status"]) == 0
+        assert jobctl.main(["--jobs-root", str(jobs.root), "stop", "tinyjob"]) == 0
+        assert not pid_alive(pid)
+        log = jobs.log_path("tinyjob").read_text()
+        assert "tinyjob: stopped; " in log and "publish 1" in log, log
+        # uploads outside new/ (other/skip.txt, the job's own outputs under out/):
+        # acknowledged and counted as finished, not processed
+        assert re.search(r"finished [1-9]", log), log
+
+        pids = dict(state.pids)
+        assert stack.stop() and stack.status() is None
+        assert not any(pid_alive(p) for p in pids.values())
+        restarted, started = stack.ensure()  # objects kept, Pub/Sub empty
+        assert started and restarted.pids != pids
+        previous = apply_env(restarted.env)
+        try:
+            assert storage.Client().bucket("uploads").blob("new/a.txt").exists()
+            rows = apply_plan(plan, restarted.project)
+            assert {r.name: r.status for r in rows}["cadenza-tinyjob-uploads-uploads"] == CREATED
+        finally:
+            restore_env(previous)
+    finally:
+        for name in jobs.names():
+            jobs.stop(name, timeout_s=10)
+        stack.stop()
+    assert stack.status() is None
+
+
+def test_a_batch_job_is_not_started_in_the_background(tmp_path):
+    config = load_job_config(
+        _write(
+            tmp_path / "job.yaml",
+            "job_name: batchy\nevents: {inputs: [{type: listing, location: /tmp}]}\n",
+        ),
+        env={},
+    )
+    out = console()
+    code = deploy_local(
+        config,
+        Dag.build([config]),
+        module="x",
+        job="batchy",
+        console=out,
+        stack_root=tmp_path / "stack",
+        jobs_root=tmp_path / "jobs",
+    )
+    assert code == 2 and "no streaming event input" in out.file.getvalue()
+    assert not (tmp_path / "stack").exists()
+
+
+def _write(path: pathlib.Path, text: str) -> pathlib.Path:
+    path.write_text(textwrap.dedent(text))
+    return path
