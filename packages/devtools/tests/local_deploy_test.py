@@ -7,7 +7,7 @@ import re
 import textwrap
 import time
 
-from google.cloud import storage
+from google.cloud import pubsub_v1, storage
 from rich.console import Console
 
 from cadenza.core import load_job_config, plan_wiring
@@ -58,12 +58,35 @@ if __name__ == "__main__":
 """
 
 
-def make_job(tmp_path, monkeypatch):
+SLOW = """\
+import os
+import pathlib
+import time
+
+from cadenza.runtime import JobLogic, Result
+
+
+class Size(JobLogic):
+    def process(self, ctx):
+        pathlib.Path(os.environ["SLOW_MARKER"]).write_text(ctx.message.element)
+        time.sleep(4)
+        return Result(outputs={"report": {"bytes": len(ctx.inputs["audio"].read_bytes())}})
+"""
+
+
+def make_job(tmp_path, monkeypatch, logic=""):
     package = tmp_path / "code" / "tinyjob"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
     (package / "job.yaml").write_text(JOB)
-    (package / "pipeline.py").write_text(PIPELINE)
+    pipeline = PIPELINE
+    if logic:
+        pipeline = pipeline.replace("from cadenza.runtime import JobLogic, Result\n", "")
+        pipeline = pipeline.replace(
+            pipeline[pipeline.index("class Size") : pipeline.index("def main")], ""
+        )
+        pipeline = logic + "\n\n" + pipeline
+    (package / "pipeline.py").write_text(pipeline)
     monkeypatch.syspath_prepend(str(tmp_path / "code"))  # the job process gets sys.path
     return load_job_config(package / "job.yaml", env={})
 
@@ -186,3 +209,52 @@ def test_a_batch_job_is_not_started_in_the_background(tmp_path):
 def _write(path: pathlib.Path, text: str) -> pathlib.Path:
     path.write_text(textwrap.dedent(text))
     return path
+
+
+def test_stop_while_a_message_is_in_work_finishes_it_or_gives_it_back(tmp_path, monkeypatch):
+    config = make_job(tmp_path, monkeypatch, logic=SLOW)
+    marker = tmp_path / "started"
+    monkeypatch.setenv("SLOW_MARKER", str(marker))
+    stack = LocalStack(tmp_path / "stack")
+    jobs = LocalJobs(tmp_path / "jobs")
+    out = console()
+    try:
+        code = deploy_local(
+            config,
+            Dag.build([config]),
+            module="tinyjob.pipeline",
+            job="tinyjob",
+            console=out,
+            stack_root=stack.root,
+            jobs_root=jobs.root,
+            cwd=tmp_path,
+        )
+        assert code == 0, out.file.getvalue()
+        state = stack.status()
+        previous = apply_env(state.env)
+        try:
+            bucket = storage.Client().create_bucket("uploads")
+            bucket.blob("new/slow.txt").upload_from_string(b"slow")
+            wait_for(marker.exists, "the job to start work on the upload")
+            assert "drained" in jobs.stop("tinyjob", timeout_s=60)
+            written = bucket.blob("out/new/slow.txt.json").exists()
+            subscriber = pubsub_v1.SubscriberClient()
+            path = subscriber.subscription_path(state.project, "cadenza-tinyjob-uploads-uploads")
+            response = subscriber.pull(
+                request={"subscription": path, "max_messages": 10}, timeout=10
+            )
+            back = [m.message.attributes.get("objectId") for m in response.received_messages]
+            subscriber.close()
+        finally:
+            restore_env(previous)
+        log = jobs.log_path("tinyjob").read_text()
+        # never acknowledged unfinished: acked only with its outputs written, else given
+        # back (seen here: the logic finished and wrote, the message was given back
+        # unsettled; its redelivery finds the outputs and only publishes the event)
+        assert written or "new/slow.txt" in back, (written, back, log)
+        assert "tinyjob: stopped; " in log, log
+        print(f"in-flight message at stop: written={written}, redelivered={back}; {log}")
+    finally:
+        for name in jobs.names():
+            jobs.stop(name, timeout_s=10)
+        stack.stop()

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import pathlib
+import shlex
 from collections.abc import Sequence
 
 from rich.console import Console
@@ -76,7 +77,7 @@ def deploy_local(
         console.print(wiring_table(plan_rows(plan, local=True), f"wiring for {config.job_name}"))
         console.print(
             f"dry run: nothing created; would start (or reuse) the local stack in {stack.root}, "
-            f"apply this wiring and run {module} --profile local {' '.join(args)} "
+            f"apply this wiring and run {shlex.join([module, '--profile', 'local', *args])} "
             f"in the background, logging to {jobs.log_path(job)}"
         )
         return 0

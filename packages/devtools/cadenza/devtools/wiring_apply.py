@@ -104,7 +104,7 @@ def plan_rows(plan: WiringPlan, *, local: bool = False) -> list[Row]:
     """The plan as rows, nothing applied (for --dry-run)."""
     rows = [Row(kind="topic", name=t.name, status=PLANNED, detail=t.purpose) for t in plan.topics]
     rows += [_subscription_row(s, PLANNED) for s in plan.subscriptions]
-    rows += [_notification_row(n, local) for n in plan.notifications]
+    rows += [_notification_row(n, local, PLANNED) for n in plan.notifications]
     return rows
 
 
@@ -116,12 +116,12 @@ def _subscription_row(sub: Subscription, status: str, extra: str = "") -> Row:
     return Row(kind="subscription", name=sub.name, status=status, detail=detail + extra)
 
 
-def _notification_row(note: BucketNotification, local: bool) -> Row:
+def _notification_row(note: BucketNotification, local: bool, status: str = EXISTS) -> Row:
     if local:
         return Row(
             kind="notification",
             name=f"gs://{note.bucket}",
-            status=EXISTS,
+            status=status,
             detail=f"the local stack publishes every bucket's uploads to {note.topic}",
         )
     return Row(
