@@ -156,7 +156,11 @@ def test_local_deploy_streams_an_upload_and_stop_drains(tmp_path, monkeypatch):
             restore_env(previous)
 
         pid = jobs.state("tinyjob").pid
-        assert jobctl.main(["--jobs-root", str(jobs.root), "status"]) == 0
+        roots = ["--jobs-root", str(jobs.root), "--stack-root", str(stack.root)]
+        assert jobctl.main([*roots, "stack", "stop"]) == 1  # refused: tinyjob runs on it
+        assert stack.status() is not None
+        assert jobctl.main([*roots, "status"]) == 0
+        assert jobctl.main([*roots, "logs", "tinyjob", "-n", "5"]) == 0
         assert jobctl.main(["--jobs-root", str(jobs.root), "stop", "tinyjob"]) == 0
         assert not pid_alive(pid)
         log = jobs.log_path("tinyjob").read_text()

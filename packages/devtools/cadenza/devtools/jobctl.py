@@ -6,7 +6,8 @@ directory bazel is run in (`.cadenza/jobs/`, `.cadenza/stack/`):
     status [JOB]          the jobs started here: running or not, pid, log
     stop JOB|--all        SIGTERM, then wait for the drain (--timeout, default 60 s)
     logs JOB [-n N] [-f]  the end of the job's log (-f: follow)
-    stack status|stop     the local stack (stopping it loses Pub/Sub's in-memory state)
+    stack status|stop     the local stack (stopping it loses Pub/Sub's in-memory state;
+                          it refuses while jobs run, unless --with-jobs)
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("-f", "--follow", action="store_true")
     stack = commands.add_parser("stack", help="the local stack")
     stack.add_argument("action", choices=["status", "stop"])
+    stack.add_argument(
+        "--with-jobs", action="store_true", help="stop: stop (drain) the running jobs first"
+    )
     return parser
 
 
@@ -110,8 +114,8 @@ def _logs(jobs: LocalJobs, args, console: Console) -> int:
             return 0
 
 
-def _stack(stack: LocalStack, action: str, console: Console) -> int:
-    if action == "status":
+def _stack(stack: LocalStack, jobs: LocalJobs, args, console: Console) -> int:
+    if args.action == "status":
         state = stack.status()
         if state is None:
             console.print(f"the local stack in {stack.root} is not running")
@@ -123,6 +127,15 @@ def _stack(stack: LocalStack, action: str, console: Console) -> int:
             f"since {_when(state.started_at)}; env: {stack.root / 'env.json'}"
         )
         return 0
+    running = [n for n in jobs.names() if (s := jobs.state(n)) and s.running]
+    if running and not args.with_jobs:
+        console.print(
+            f"[red]stack stop:[/red] jobs still run on it: {', '.join(running)}; stop them "
+            "first (`stop --all`), or pass --with-jobs"
+        )
+        return 1
+    for name in running:
+        console.print(jobs.stop(name))
     if stack.stop():
         console.print(
             f"local stack in {stack.root} stopped. Objects are kept in {stack.root / 'gcs'}; "
@@ -144,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _stop(jobs, args, console)
     if args.command == "logs":
         return _logs(jobs, args, console)
-    return _stack(LocalStack(args.stack_root), args.action, console)
+    return _stack(LocalStack(args.stack_root), jobs, args, console)
 
 
 if __name__ == "__main__":
