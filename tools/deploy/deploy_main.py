@@ -21,41 +21,14 @@ import pathlib
 import sys
 
 from rich.console import Console
-from rich.table import Table
 
-from cadenza.core import CadenzaError, load_job_config, plan_wiring
+from cadenza.core import CadenzaError, load_job_config
 from cadenza.devtools.dataflow_deploy import submit, write_dataflow_request
 from cadenza.devtools.local_deploy import deploy_local
 from cadenza.devtools.localstack import working_directory
 from cadenza.devtools.registry import read_registry
+from cadenza.devtools.wiring_apply import job_plan_table as plan_table
 from tools.deploy.job_args import job_logic, job_parser
-
-
-def plan_table(dag, job_name: str) -> Table:
-    """The wiring `job_name` needs: what it reads, what it publishes, bucket notifications."""
-    plan = plan_wiring(dag)
-    reads = plan.for_job(job_name)
-    topics = {s.topic for s in reads} | {f"cadenza-{job_name}-out"}
-    topics |= {o.topic for o in dag.jobs[job_name].events.outputs}
-    table = Table(title=f"wiring for {job_name}")
-    for column in ("kind", "name", "details"):
-        table.add_column(column)
-    for topic in plan.topics:
-        if topic.name in topics:
-            table.add_row("topic", topic.name, topic.purpose)
-    for sub in reads:
-        detail = "external: checked, never created" if sub.external else f"on {sub.topic}"
-        table.add_row(
-            "subscription", sub.name, detail + (f", prefix {sub.prefix!r}" if sub.prefix else "")
-        )
-    for note in plan.notifications:
-        if note.topic in topics:
-            table.add_row(
-                "notification",
-                f"gs://{note.bucket}",
-                f"{','.join(note.event_types)} -> {note.topic}",
-            )
-    return table
 
 
 def main(argv=None) -> int:

@@ -7,6 +7,7 @@ import pytest
 
 from cadenza.core import load_job_config
 from cadenza.core.dag import Dag
+from tools.deploy import verify_main
 from tools.deploy.deploy_main import main
 
 JOB = """\
@@ -82,3 +83,9 @@ def test_dataflow_without_credentials_stops_with_a_message(job_args, tmp_path, m
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
     assert main([*job_args, "--profile", "dataflow"]) == 2
     assert "no Google credentials" in capsys.readouterr().out
+
+
+def test_verify_prints_the_jobs_wiring(job_args, capsys):
+    assert verify_main.main(job_args) == 0
+    out = capsys.readouterr().out
+    assert "ok tinyjob" in out and "cadenza-tinyjob-out" in out

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from cadenza.core import CadenzaError, load_job_config
 from cadenza.devtools.registry import read_registry
-from tools.deploy.deploy_main import plan_table
+from cadenza.devtools.wiring_apply import job_plan_table
 from tools.deploy.job_args import job_logic, job_parser
 
 
@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     console.print(
         f"[green]ok[/green] {config.job_name}: config, params ({logic.__name__}), registry"
     )
-    console.print(plan_table(dag, config.job_name))
+    console.print(job_plan_table(dag, config.job_name))
     return 0
 
 

@@ -212,6 +212,14 @@ def wiring_table(rows: list[Row], title: str = "wiring") -> Table:
     return table
 
 
+def job_plan_table(dag, job_name: str) -> Table:
+    """The wiring `job_name` needs in the DAG (its `job_plan`), as planned: nothing applied."""
+    from cadenza.core import plan_wiring
+
+    plan = job_plan(plan_wiring(dag), dag.jobs[job_name])
+    return wiring_table(plan_rows(plan), f"wiring for {job_name}")
+
+
 def problems(rows: list[Row]) -> list[Row]:
     """Rows that keep the job from running: missing external subscriptions, conflicts."""
     return [r for r in rows if r.status in (MISSING, CONFLICT)]
@@ -226,6 +234,7 @@ __all__ = [
     "Row",
     "apply_plan",
     "job_plan",
+    "job_plan_table",
     "job_topics",
     "local_plan",
     "plan_rows",
