@@ -4,7 +4,8 @@
   emulator + fake-gcs-server, state in `.cadenza/stack/`), apply the job's wiring
   (create what is missing, report what exists), and start the job as a background
   streaming process (log: `.cadenza/jobs/<job>/job.log`). Manage it with
-  `bazel run //tools:job -- status|stop|logs [JOB]`. `--dry-run`: print the plan only.
+  `bazel run //tools:job -- status|stop|logs [JOB]`. `--dry-run`: print the plan only;
+  `--restart`: stop (drain) the job if it runs, then start it again.
 - `--profile dataflow`: submit the job's batch form to Dataflow with the profile's
   `sdk_container_image` (needs Google credentials; without them it stops before
   creating anything). `--dry-run` submits nothing: it writes the complete Dataflow job
@@ -36,6 +37,9 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", default="local", help="local (default), dask or dataflow")
     parser.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--restart", action="store_true", help="local: stop (drain) the running job first"
+    )
     parser.add_argument(
         "--output",
         type=pathlib.Path,
@@ -70,6 +74,7 @@ def main(argv=None) -> int:
                 extra_args=rest,
                 console=console,
                 dry_run=args.dry_run,
+                restart=args.restart,
             )
         except CadenzaError as error:
             console.print(f"[red]deploy:[/red] {error}")

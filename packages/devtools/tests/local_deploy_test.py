@@ -155,6 +155,20 @@ def test_local_deploy_streams_an_upload_and_stop_drains(tmp_path, monkeypatch):
         finally:
             restore_env(previous)
 
+        again = console()
+        kwargs = dict(
+            module="tinyjob.pipeline",
+            job="tinyjob",
+            stack_root=stack.root,
+            jobs_root=jobs.root,
+            cwd=tmp_path,
+        )
+        assert deploy_local(config, dag, console=again, **kwargs) == 1
+        assert "running already" in again.file.getvalue()
+        first = jobs.state("tinyjob").pid
+        assert deploy_local(config, dag, console=again, restart=True, **kwargs) == 0
+        assert not pid_alive(first) and jobs.state("tinyjob").running
+
         pid = jobs.state("tinyjob").pid
         roots = ["--jobs-root", str(jobs.root), "--stack-root", str(stack.root)]
         assert jobctl.main([*roots, "stack", "stop"]) == 1  # refused: tinyjob runs on it

@@ -52,6 +52,7 @@ def deploy_local(
     extra_args: Sequence[str] = (),
     console: Console,
     dry_run: bool = False,
+    restart: bool = False,
     stack_root: pathlib.Path | None = None,
     jobs_root: pathlib.Path | None = None,
     cwd: pathlib.Path | None = None,
@@ -59,7 +60,8 @@ def deploy_local(
     """Deploys the job on the local stack (see the module docstring); the exit status.
 
     `overrides` go to the job as `--set` (they are already in `config`); `extra_args`
-    (job or Beam flags) are passed on as they are."""
+    (job or Beam flags) are passed on as they are. A job that runs already is left
+    alone, unless `restart`: then it is stopped (drained) and started again."""
     stack = LocalStack(stack_root)
     jobs = LocalJobs(jobs_root)
     plan = local_plan(job_plan(plan_wiring(with_config(dag, config)), config), stack.uploads_topic)
@@ -85,10 +87,12 @@ def deploy_local(
         console.print(f"[red]deploy:[/red] {not_streaming}")
         return 2
     running = jobs.state(job)
-    if running is not None and running.running:
+    if running is not None and running.running and restart:
+        console.print(f"restarting {job}: {jobs.stop(job)}")
+    elif running is not None and running.running:
         console.print(
             f"[red]deploy:[/red] {job} is running already (pid {running.pid}): "
-            f"`{JOB_TOOL} stop {job}` first; nothing was changed"
+            f"`{JOB_TOOL} stop {job}` first, or deploy with --restart; nothing was changed"
         )
         return 1
     try:
