@@ -1,0 +1,186 @@
+"""`bazel run //tools:new_job -- NAME [--upstream PARENT]`: start a job, completely.
+
+Creates `jobs/<NAME>/` (BUILD.bazel with one `cadenza_job` call, job.yaml, pipeline.py,
+a test, README.md) and adds NAME to `jobs/jobs.bzl`, the list the DAG registry is built
+from, so a new job is never half-added. With `--upstream`, the job reads its parent's
+first data output. Refuses names that are taken or not lower_snake_case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import re
+import sys
+from collections.abc import Sequence
+
+from cadenza.core import load_job_config
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+_BUILD = """# {name}: {description}
+load("//tools/build_defs:job.bzl", "cadenza_job")
+
+cadenza_job(
+    name = "{name}",
+    srcs = ["pipeline.py"],
+)
+"""
+
+_CONFIG = """# {name}: {description}
+job_name: {job_name}
+version: "1"
+description: {description}
+{upstream}events:
+  inputs:
+    - type: listing
+      location: {input_location}
+{input_suffix}data:
+  inputs:
+    - name: {input_name}
+      location: {input_location}
+{input_suffix_data}  outputs:
+    - name: result
+      location: ${{{env}_OUTPUT:-.cadenza/out/{name}}}
+      suffix: .json
+dead_letter:
+  location: ${{{env}_OUTPUT:-.cadenza/out/{name}}}
+profiles:
+  local:
+    runner: local
+"""
+
+_PIPELINE = '''"""{name}: {description}
+
+    bazel run //jobs/{name}
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+from cadenza.runtime import JobLogic, Result
+from cadenza.runtime.cli import run_job_cli
+
+CONFIG = pathlib.Path(__file__).with_name("job.yaml")
+
+
+class {cls}(JobLogic):
+    """One element in, one JSON result out: replace with the job's own work."""
+
+    def process(self, ctx):
+        data = ctx.inputs["{input_name}"].read_bytes()
+        return Result(outputs={{"result": {{"element": ctx.element, "bytes": len(data)}}}})
+
+
+def main(argv=None) -> int:
+    return run_job_cli({cls}(), CONFIG, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+'''
+
+_TEST = '''"""{name} end to end on a temporary folder, through the runtime on the local runner."""
+
+import json
+
+from jobs.{name} import pipeline
+
+
+def test_job_writes_one_result_per_input(tmp_path, monkeypatch):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a{suffix}").write_bytes(b"12345")
+    monkeypatch.setenv("{input_env}", str(tmp_path / "in"))
+    monkeypatch.setenv("{env}_OUTPUT", str(tmp_path / "out"))
+    assert pipeline.main(["--runs", str(tmp_path / "runs")]) == 0
+    result = json.loads((tmp_path / "out" / "a.json").read_text())
+    assert result == {{"element": "a", "bytes": 5}}
+'''
+
+
+def create_job(root: pathlib.Path, name: str, upstream: str | None = None) -> list[pathlib.Path]:
+    """Writes the job's files under `root`/jobs/`name` and lists it in jobs.bzl."""
+    if not _NAME.match(name):
+        raise ValueError(f"job name {name!r}: use lower_snake_case (letters, digits, _)")
+    jobs = root / "jobs"
+    listing = jobs / "jobs.bzl"
+    text = listing.read_text()
+    names = re.findall(r'^\s+"([a-z0-9_]+)",$', text, flags=re.M)
+    folder = jobs / name
+    if name in names or folder.exists():
+        raise ValueError(f"jobs/{name} already exists (or is listed in jobs/jobs.bzl)")
+    env = name.upper()
+    description = f"the {name} job (describe what it does)"
+    fields = dict(name=name, job_name=name.replace("_", "-"), description=description, env=env)
+    if upstream:
+        parent_dir = jobs / upstream
+        if not (parent_dir / "job.yaml").exists():
+            raise ValueError(f"--upstream {upstream}: no jobs/{upstream}/job.yaml")
+        parent = load_job_config(parent_dir / "job.yaml")
+        if not parent.data.outputs:
+            raise ValueError(f"--upstream {upstream}: it declares no data outputs to read")
+        out = parent.data.outputs[0]
+        location, suffix = out.location, out.suffix
+        input_env = re.match(r"\$\{(\w+)", location).group(1) if location.startswith("${") else ""
+        fields.update(
+            upstream=f"upstream: [{parent.job_name}]\n",
+            input_name=out.name,
+            input_location=location,
+            input_suffix=f"      suffix: {suffix}\n" if suffix else "",
+            input_suffix_data=f"      suffix: {suffix}\n" if suffix else "",
+        )
+    else:
+        input_env = f"{env}_INPUT"
+        location, suffix = f"${{{env}_INPUT:-.cadenza/in/{name}}}", ""
+        fields.update(
+            upstream="",
+            input_name="input",
+            input_location=location,
+            input_suffix="",
+            input_suffix_data="",
+        )
+    cls = "".join(part.title() for part in name.split("_"))
+    folder.mkdir()
+    files = {
+        "BUILD.bazel": _BUILD.format(**fields),
+        "job.yaml": _CONFIG.format(**fields),
+        "pipeline.py": _PIPELINE.format(cls=cls, **fields),
+        "pipeline_test.py": _TEST.format(suffix=suffix, input_env=input_env or "UNSET", **fields),
+        "README.md": f"# {name}\n\n{description[0].upper()}{description[1:]}.\n\n"
+        f"    bazel run //jobs/{name}\n",
+    }
+    written = []
+    for file_name, content in files.items():
+        path = folder / file_name
+        path.write_text(content)
+        written.append(path)
+    new_names = sorted([*names, name])
+    body = "".join(f'    "{n}",\n' for n in new_names)
+    listing.write_text(
+        re.sub(r"JOBS = \[\n(?:\s+\"[a-z0-9_]+\",\n)*\]", f"JOBS = [\n{body}]", text)
+    )
+    return [*written, listing]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="new_job", description=__doc__.splitlines()[0])
+    parser.add_argument("name", help="the job's folder name (lower_snake_case)")
+    parser.add_argument("--upstream", help="the parent job's folder name")
+    args = parser.parse_args(argv)
+    root = pathlib.Path(os.environ.get("BUILD_WORKSPACE_DIRECTORY", "."))
+    try:
+        written = create_job(root, args.name, args.upstream)
+    except (ValueError, OSError) as error:
+        print(f"new_job: {error}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path.relative_to(root)}")
+    print(f"next: edit jobs/{args.name}/pipeline.py, then `bazel test //jobs/{args.name}/...`")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

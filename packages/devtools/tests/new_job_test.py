@@ -1,0 +1,76 @@
+"""new_job: a new job is complete (files, jobs.bzl) and works; bad names are refused."""
+
+import os
+import pathlib
+import shutil
+import subprocess
+
+import pytest
+
+from cadenza.devtools.new_job import create_job
+from cadenza.devtools.registry import build_registry
+from cadenza_fixtures import python_command, runfiles_root, subprocess_env
+
+
+@pytest.fixture
+def root(tmp_path):
+    source = runfiles_root() / "jobs"
+    (tmp_path / "jobs" / "normalize").mkdir(parents=True)
+    shutil.copy(source / "jobs.bzl", tmp_path / "jobs" / "jobs.bzl")
+    shutil.copy(source / "normalize" / "job.yaml", tmp_path / "jobs" / "normalize" / "job.yaml")
+    return tmp_path
+
+
+def run_generated_test(root: pathlib.Path, name: str):
+    env = subprocess_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(root), env["PYTHONPATH"]])
+    return subprocess.run(
+        [*python_command(), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "--import-mode=importlib", "-o", "python_files=*_test.py",
+         str(root / "jobs" / name / "pipeline_test.py")],
+        capture_output=True, text=True, env=env, cwd=root, timeout=300,
+    )  # fmt: skip
+
+
+def test_a_child_job_is_listed_valid_in_the_dag_and_its_test_passes(root):
+    written = create_job(root, "loudness_report", upstream="normalize")
+    names = {p.name for p in written}
+    assert names == {
+        "BUILD.bazel",
+        "job.yaml",
+        "pipeline.py",
+        "pipeline_test.py",
+        "README.md",
+        "jobs.bzl",
+    }
+    listing = (root / "jobs" / "jobs.bzl").read_text()
+    assert '    "loudness_report",\n    "normalize",' in listing
+    assert (
+        'name = "loudness_report"'
+        in (root / "jobs" / "loudness_report" / "BUILD.bazel").read_text()
+    )
+    dag = build_registry([root / "jobs" / n / "job.yaml" for n in ("normalize", "loudness_report")])
+    assert dag.children("normalize") == ("loudness-report",)
+    result = run_generated_test(root, "loudness_report")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_root_job_works_too(root):
+    create_job(root, "ingest")
+    result = run_generated_test(root, "ingest")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "upstream", "problem"),
+    [
+        ("Bad-Name", None, "use lower_snake_case"),
+        ("normalize", None, "already exists"),
+        ("child", "nowhere", "no jobs/nowhere/job.yaml"),
+    ],
+)
+def test_bad_requests_are_refused_and_change_nothing(root, name, upstream, problem):
+    before = (root / "jobs" / "jobs.bzl").read_text()
+    with pytest.raises(ValueError, match=problem):
+        create_job(root, name, upstream)
+    assert (root / "jobs" / "jobs.bzl").read_text() == before
