@@ -14,7 +14,7 @@ import numpy as np
 #: a match needs at least this many agreeing landmarks ...
 MIN_SCORE = 15
 #: ... and at least this many times the best other track's score.
-MIN_RATIO = 2.0
+MIN_RATIO = 3.0
 
 
 @attrs.frozen
