@@ -10,16 +10,14 @@ unreadable files with the reason, and prints a summary. Then the job shows a tab
 
 from __future__ import annotations
 
-import json
 import pathlib
 import sys
 
-from apache_beam.io.filesystems import FileSystems
 from rich.table import Table
 
 from cadenza.runtime import JobLogic, Result
 from cadenza.runtime.cli import run_job_cli
-from cadenza.runtime.storage import PROVENANCE_SUFFIX
+from cadenza.runtime.outputs import json_outputs
 from jobs.audio_info.transforms import describe_audio
 
 CONFIG = pathlib.Path(__file__).with_name("job.yaml")
@@ -36,18 +34,12 @@ class AudioInfo(JobLogic):
 def show(run, console) -> None:
     """A table of what the run described."""
     (location,) = [d.location for d in run.config.data.outputs]
-    (matched,) = FileSystems.match([f"{location}/*.json"])
-    rows = []
-    for meta in matched.metadata_list:
-        if meta.path.endswith(PROVENANCE_SUFFIX):
-            continue
-        with FileSystems.open(meta.path) as handle:
-            rows.append(json.loads(handle.read()))
+    rows = json_outputs(location, required_key="format", sort_by="file")
     table = Table(title=f"audio-info: {len(rows)} files described")
     for column in ("file", "format", "sample rate", "channels", "duration (s)"):
         left = column in ("file", "format")
         table.add_column(column, justify="left" if left else "right", overflow="fold")
-    for row in sorted(rows, key=lambda r: r["file"]):
+    for row in rows:
         table.add_row(
             row["file"],
             f"{row['format']}/{row['subtype']}",

@@ -11,38 +11,22 @@ The runtime lists them, runs `Features` on each through the message lifecycle, w
 
 from __future__ import annotations
 
-import json
 import pathlib
 import sys
 
-from apache_beam.io.filesystems import FileSystems
 from rich.table import Table
 
 from cadenza.runtime.cli import run_job_cli
-from cadenza.runtime.storage import PROVENANCE_SUFFIX
+from cadenza.runtime.outputs import json_outputs
 from jobs.features.logic import Features
 
 CONFIG = pathlib.Path(__file__).with_name("job.yaml")
 
 
-def feature_files(location: str) -> list[dict]:
-    """Every features document under the job's output location."""
-    (matched,) = FileSystems.match([f"{location}/*.json"])
-    found = []
-    for meta in matched.metadata_list:
-        if meta.path.endswith(PROVENANCE_SUFFIX):
-            continue
-        with FileSystems.open(meta.path) as handle:
-            record = json.loads(handle.read())
-        if "tempo" in record:
-            found.append(record)
-    return sorted(found, key=lambda r: r["file"])
-
-
 def show(run, console) -> None:
     """A table of the tracks' tempo, key and loudness."""
     location = next(d.location for d in run.config.data.outputs if d.name == "features")
-    rows = feature_files(location)
+    rows = json_outputs(location, required_key="tempo", sort_by="file")
     table = Table(title=f"features: {len(rows)} track(s)")
     for column in ("track", "duration (s)", "tempo (BPM)", "key", "loudness (LUFS)", "peak"):
         table.add_column(column, justify="left" if column in ("track", "key") else "right")

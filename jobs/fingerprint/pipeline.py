@@ -12,37 +12,22 @@ and the catalog tracks it matches.
 
 from __future__ import annotations
 
-import json
 import pathlib
 import sys
 
-from apache_beam.io.filesystems import FileSystems
 from rich.table import Table
 
 from cadenza.runtime.cli import run_job_cli
+from cadenza.runtime.outputs import json_outputs
 from jobs.fingerprint.logic import Fingerprint
 
 CONFIG = pathlib.Path(__file__).with_name("job.yaml")
 
 
-def reports(location: str) -> list[dict]:
-    """Every report under the job's output location."""
-    (matched,) = FileSystems.match([f"{location}/*.json"])
-    found = []
-    for meta in matched.metadata_list:
-        if meta.path.endswith(".provenance.json") or "/dead_letter" in meta.path:
-            continue
-        with FileSystems.open(meta.path) as handle:
-            record = json.loads(handle.read())
-        if "track" in record:
-            found.append(record)
-    return sorted(found, key=lambda r: r["track"])
-
-
 def show(run, console) -> None:
     """A table of the run's tracks and the catalog matches each one has."""
     location = next(d.location for d in run.config.data.outputs if d.name == "report")
-    rows = reports(location)
+    rows = json_outputs(location, required_key="track", sort_by="track")
     table = Table(title=f"fingerprint: {len(rows)} tracks in the catalog report")
     for column in ("track", "duration (s)", "hashes", "matches in the catalog"):
         table.add_column(column, justify="left" if column[0] in "tm" else "right", overflow="fold")

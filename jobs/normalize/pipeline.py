@@ -11,38 +11,22 @@ the job wrote: each file's source and canonical properties.
 
 from __future__ import annotations
 
-import json
 import pathlib
 import sys
 
-from apache_beam.io.filesystems import FileSystems
 from rich.table import Table
 
 from cadenza.runtime.cli import run_job_cli
-from cadenza.runtime.storage import PROVENANCE_SUFFIX
+from cadenza.runtime.outputs import json_outputs
 from jobs.normalize.logic import Normalize
 
 CONFIG = pathlib.Path(__file__).with_name("job.yaml")
 
 
-def reports(location: str) -> list[dict]:
-    """Every report under the job's output location."""
-    (matched,) = FileSystems.match([f"{location}/*.json"])
-    found = []
-    for meta in matched.metadata_list:
-        if meta.path.endswith(PROVENANCE_SUFFIX):
-            continue
-        with FileSystems.open(meta.path) as handle:
-            record = json.loads(handle.read())
-        if "canonical" in record:
-            found.append(record)
-    return sorted(found, key=lambda r: r["file"])
-
-
 def show(run, console) -> None:
     """A table of the normalised files: what came in, what was written."""
     location = next(d.location for d in run.config.data.outputs if d.name == "report")
-    rows = reports(location)
+    rows = json_outputs(location, required_key="canonical", sort_by="file")
     table = Table(title=f"normalize: {len(rows)} canonical file(s)")
     for column in ("file", "source", "rate", "channels", "duration (s)", "gain (dB)", "peak"):
         table.add_column(column, justify="left" if column in ("file", "source") else "right")
