@@ -23,6 +23,7 @@ written while the servers run, for other processes to pick up).
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import json
 import os
@@ -93,7 +94,7 @@ def fake_gcs_server_binary() -> pathlib.Path:
     return binary
 
 
-class _Server:
+class _Server(abc.ABC):
     """One server process in its own session, logging to a file, stopped by its id."""
 
     name = "server"
@@ -115,11 +116,13 @@ class _Server:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
+    @abc.abstractmethod
     def _command(self) -> list[str]:
-        raise NotImplementedError
+        """The server's command line."""
 
+    @abc.abstractmethod
     def _ready_url(self) -> str:
-        raise NotImplementedError
+        """A URL that answers once the server is ready."""
 
     def _process_env(self) -> dict[str, str]:
         return dict(os.environ)
