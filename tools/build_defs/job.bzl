@@ -13,6 +13,9 @@ Generates, for jobs/<name>/:
   :deploy        `bazel run //jobs/<name>:deploy -- [--profile local|dask|dataflow] [--dry-run]`
   :verify        `bazel run //jobs/<name>:verify -- [--profile P]`: config, registry and
                  wiring checks (are the topics and subscriptions the job needs there?)
+  :image         the job's container image (tools/image/image.bzl): an OCI layout and an
+                 oci-archive tarball; `bazel run //jobs/<name>:image -- --inspect`
+  :image_push    `bazel run //jobs/<name>:image_push -- --registry HOST/PATH` (skopeo)
   :config_test   the config loads with the job's own params class, and the job is in
                  the registry list (jobs/jobs.bzl)
   :<file>_test   one pytest target per *_test.py in the folder
@@ -24,6 +27,7 @@ Bad arguments fail when the BUILD file is loaded, with the reason.
 
 load("//jobs:jobs.bzl", "JOBS")
 load("//tools/build_defs:python.bzl", "lint_test", "pytest_tests")
+load("//tools/image:image.bzl", "cadenza_image")
 
 _RUNTIME = ["//packages/core", "//packages/runtime"]
 
@@ -60,7 +64,9 @@ def cadenza_job(
         test_deps = [],
         test_data = [],
         test_size = "medium",
-        test_tags = []):
+        test_tags = [],
+        image_base = "python",
+        image_pypi_layer = "//third_party/images:beam_librosa"):
     """The targets of one Cadenza job (see the module docstring).
 
     Args:
@@ -74,6 +80,9 @@ def cadenza_job(
       test_data: extra files the tests read.
       test_size: the tests' Bazel size.
       test_tags: the tests' tags (["exclusive"] for tests that start servers).
+      image_base: the image's base (tools/image/base.py BASES), e.g. "python-ffmpeg".
+      image_pypi_layer: the shared third-party layer holding exactly the job's
+        distributions (third_party/images/BUILD.bazel).
     """
     _check(name, srcs, main, config, deps)
     module = "jobs.%s.%s" % (name, main[:-len(".py")])
@@ -122,6 +131,30 @@ def cadenza_job(
         data = [config, "//jobs:registry"],
         deps = [":lib", "//packages/devtools", "//tools/deploy:job_args"],
         size = "small",
+    )
+    cadenza_image(
+        name = "image",
+        lib = ":lib",
+        job = name,
+        module = module,
+        config = config,
+        base = "@image_bases//:" + image_base,
+        pypi_layer = image_pypi_layer,
+        visibility = ["//visibility:public"],
+    )
+    native.filegroup(
+        name = "image.layout",
+        srcs = [":image"],
+        output_group = "layout",
+        visibility = ["//visibility:public"],
+    )
+    native.py_binary(
+        name = "image_push",
+        srcs = ["//tools/image:push.py"],
+        main = "//tools/image:push.py",
+        args = ["--job=" + name, "--layout=$(rootpath :image.layout)"],
+        data = [":image.layout"],
+        deps = ["//tools/image:push_lib"],
     )
     tests = native.glob(["*_test.py"])
     if "config_test.py" in tests:

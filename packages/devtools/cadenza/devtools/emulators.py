@@ -94,7 +94,7 @@ def fake_gcs_server_binary() -> pathlib.Path:
     return binary
 
 
-class _Server(abc.ABC):
+class LocalServer(abc.ABC):
     """One server process in its own session, logging to a file, stopped by its id."""
 
     name = "server"
@@ -199,7 +199,7 @@ class _Server(abc.ABC):
         self.stop()
 
 
-class PubSubEmulator(_Server):
+class PubSubEmulator(LocalServer):
     """Google's Pub/Sub emulator (in memory); clients find it through PUBSUB_EMULATOR_HOST."""
 
     name = "pubsub-emulator"
@@ -233,7 +233,7 @@ class PubSubEmulator(_Server):
         return f"http://{self.host}/v1/projects/{DEFAULT_PROJECT}/topics"
 
 
-class StorageEmulator(_Server):
+class StorageEmulator(LocalServer):
     """fake-gcs-server over HTTP with a filesystem backend under `state_dir/gcs`.
 
     With `uploads_topic` (and a running `pubsub`), every upload to any bucket publishes

@@ -1,0 +1,225 @@
+"""Image bases: Debian 12 root filesystems built from Debian packages, cached as OCI layouts.
+
+    bazel run //tools/image:base                 # build the bases that are missing
+    bazel run //tools/image:base -- --force      # rebuild them (Debian's archive moved on)
+    bazel run //tools/image:base -- --list       # what is cached, with digests
+
+Each base is `debootstrap --variant=minbase` with Python 3.11 (the interpreter every
+locked wheel was built for) and what its jobs need besides, made into one layer. The
+bases live outside the repository, in $CADENZA_IMAGE_BASES (default
+~/.cache/cadenza/image-bases/<name>): Debian's archive moves, so they are not pinned
+here; each job image records its base's digest in a label instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+
+from tools.image.layout import (
+    CONFIG_TYPE,
+    LAYER_TYPE,
+    MANIFEST_TYPE,
+    Image,
+    LayoutError,
+    LayoutWriter,
+    canonical_json,
+)
+
+SUITE = "bookworm"
+MIRROR = "http://deb.debian.org/debian"
+PYTHON = "usr/bin/python3.11"
+BUILD_COMMAND = "bazel run //tools/image:base"
+
+
+@dataclass(frozen=True)
+class BaseSpec:
+    packages: tuple[str, ...]
+    description: str
+
+
+BASES = {
+    "python": BaseSpec(("python3", "ca-certificates"), "Debian 12 minbase and Python 3.11"),
+    "python-ffmpeg": BaseSpec(
+        ("python3", "ca-certificates", "ffmpeg"),
+        "Debian 12 minbase, Python 3.11 and ffmpeg (for jobs that decode M4A/AAC)",
+    ),
+}
+
+# Left out of the layer: package caches and logs that only debootstrap needed.
+PRUNED = ("var/cache/apt/archives", "var/lib/apt/lists", "var/log", "tmp", "usr/share/man")
+
+
+def bases_root() -> pathlib.Path:
+    configured = os.environ.get("CADENZA_IMAGE_BASES")
+    if configured:
+        return pathlib.Path(configured)
+    return pathlib.Path.home() / ".cache" / "cadenza" / "image-bases"
+
+
+def missing_message(name: str, layout: pathlib.Path) -> str:
+    return (
+        f"image base {name!r} is not built: {layout} has no OCI layout. Build it with "
+        f"`{BUILD_COMMAND}` (debootstrap from Debian's archive, about a minute), or "
+        "`./dev image-base`."
+    )
+
+
+def _debootstrap(spec: BaseSpec, rootfs: pathlib.Path) -> None:
+    if shutil.which("debootstrap") is None:
+        raise SystemExit(
+            "base: debootstrap is not installed: apt-get install debootstrap (./dev setup does)"
+        )
+    command = [
+        "debootstrap",
+        "--variant=minbase",
+        "--include=" + ",".join(spec.packages),
+        SUITE,
+        str(rootfs),
+        MIRROR,
+    ]
+    print("base: " + " ".join(command), file=sys.stderr, flush=True)
+    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if result.returncode != 0:
+        tail = "\n".join(result.stdout.splitlines()[-20:])
+        raise SystemExit(f"base: debootstrap failed ({result.returncode}):\n{tail}")
+    if not (rootfs / PYTHON).exists():
+        raise SystemExit(f"base: {rootfs}/{PYTHON} is missing: the locked wheels need Python 3.11")
+
+
+def _prune(rootfs: pathlib.Path) -> None:
+    for relative in PRUNED:
+        folder = rootfs / relative
+        if folder.is_dir():
+            for child in folder.iterdir():
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+
+
+def _tar_rootfs(rootfs: pathlib.Path, out: pathlib.Path) -> None:
+    with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
+        for root, dirs, files in os.walk(rootfs):
+            dirs.sort()
+            for name in sorted(dirs) + sorted(files):
+                path = pathlib.Path(root, name)
+                tar.add(path, arcname=path.relative_to(rootfs).as_posix(), recursive=False)
+
+
+def build(name: str, root: pathlib.Path) -> Image:
+    """debootstrap the base `name` and store it as an OCI layout under `root`."""
+    spec = BASES[name]
+    root.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(dir=root, prefix=f".{name}-") as scratch:
+        scratch = pathlib.Path(scratch)
+        rootfs = scratch / "rootfs"
+        _debootstrap(spec, rootfs)
+        _prune(rootfs)
+        layer_tar = scratch / "layer.tar"
+        _tar_rootfs(rootfs, layer_tar)
+        layout = scratch / "layout"
+        writer = LayoutWriter(layout)
+        layer = writer.add_file(layer_tar, LAYER_TYPE)
+        built = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        config = {
+            "architecture": "amd64",
+            "os": "linux",
+            "created": built,
+            "config": {
+                "Env": [
+                    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    "LANG=C.UTF-8",
+                ],
+                "Labels": {
+                    "dev.cadenza.base.name": name,
+                    "dev.cadenza.base.description": spec.description,
+                },
+            },
+            "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]},
+            "history": [
+                {
+                    "created": built,
+                    "created_by": "debootstrap --variant=minbase "
+                    f"--include={','.join(spec.packages)} {SUITE}",
+                }
+            ],
+        }
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": MANIFEST_TYPE,
+            "config": writer.add_bytes(canonical_json(config), CONFIG_TYPE),
+            "layers": [layer],
+        }
+        writer.finish(manifest, f"cadenza-base-{name}")
+        target = root / name
+        old = scratch / "old"
+        if target.exists():
+            target.rename(old)
+        layout.rename(target)
+    image = Image.read(target)
+    size = sum(p.stat().st_size for p in image.layer_paths())
+    print(
+        f"base {name}: {image.manifest_digest} ({size / 1e6:.0f} MB) in {target}, "
+        f"built in {time.monotonic() - started:.0f} s",
+        file=sys.stderr,
+    )
+    return image
+
+
+def describe(name: str, root: pathlib.Path) -> str:
+    try:
+        image = Image.read(root / name)
+    except LayoutError:
+        return f"{name}: not built ({root / name})"
+    size = sum(p.stat().st_size for p in image.layer_paths())
+    built = image.config.get("created", "?")
+    return f"{name}: {image.manifest_digest} {size / 1e6:.0f} MB, built {built}"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "names", nargs="*", help=f"bases to build (default: all: {', '.join(BASES)})"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="rebuild bases that are already cached"
+    )
+    parser.add_argument("--list", action="store_true", help="show the cached bases and exit")
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.names if n not in BASES]
+    if unknown:
+        parser.error(f"unknown base(s) {', '.join(unknown)}; the bases are {', '.join(BASES)}")
+    root = bases_root()
+    names = args.names or list(BASES)
+    if args.list:
+        for name in names:
+            print(describe(name, root))
+        return 0
+    if os.geteuid() != 0:
+        raise SystemExit("base: debootstrap needs root (it creates device nodes and sets owners)")
+    for name in names:
+        if (root / name / "index.json").exists() and not args.force:
+            print(
+                f"base {name}: cached ({describe(name, root)}); --force rebuilds it",
+                file=sys.stderr,
+            )
+            continue
+        build(name, root)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
