@@ -23,10 +23,10 @@ def registry(tmp_path_factory):
 
 def test_push_then_pull_back_keeps_the_digest(registry, tmp_path, monkeypatch, capsys):
     built = Image.read(LAYOUT)
-    monkeypatch.setenv("BUILD_WORKSPACE_DIRECTORY", str(tmp_path / "workspace"))
+    monkeypatch.setenv("BUILD_WORKING_DIRECTORY", str(tmp_path / "workspace"))
     status = push.main(
         [
-            "--job",
+            "--name",
             "fingerprint",
             "--layout",
             str(LAYOUT),
@@ -42,7 +42,13 @@ def test_push_then_pull_back_keeps_the_digest(registry, tmp_path, monkeypatch, c
     recorded = json.loads(
         (tmp_path / "workspace" / ".cadenza" / "images" / "fingerprint.json").read_text()
     )
-    assert recorded == {"job": "fingerprint", "reference": reference, "tag": "t1"}
+    assert recorded == {
+        "name": "fingerprint",
+        "reference": reference,
+        "tag": "t1",
+        "base_name": "python",
+        "base_digest": built.config["config"]["Labels"]["dev.cadenza.base.digest"],
+    }
 
     pulled = tmp_path / "pulled"
     subprocess.run(
@@ -71,7 +77,7 @@ def test_push_then_pull_back_keeps_the_digest(registry, tmp_path, monkeypatch, c
 
 
 def test_the_default_tag_is_the_images_git_revision(registry, capsys, monkeypatch):
-    monkeypatch.delenv("BUILD_WORKSPACE_DIRECTORY", raising=False)
+    monkeypatch.delenv("BUILD_WORKING_DIRECTORY", raising=False)
     built = Image.read(LAYOUT)
     revision = built.config["config"]["Labels"]["dev.cadenza.git.revision"]
     tag = push.default_tag(built)
@@ -79,7 +85,7 @@ def test_the_default_tag_is_the_images_git_revision(registry, capsys, monkeypatc
     assert (
         push.main(
             [
-                "--job",
+                "--name",
                 "fingerprint",
                 "--layout",
                 str(LAYOUT),
@@ -97,7 +103,7 @@ def test_a_registry_that_is_not_there_is_a_clear_error(tmp_path, capsys):
 
     status = push.main(
         [
-            "--job",
+            "--name",
             "fingerprint",
             "--layout",
             str(LAYOUT),

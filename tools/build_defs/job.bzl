@@ -16,6 +16,8 @@ Generates, for jobs/<name>/:
   :image         the job's container image (tools/image/image.bzl): an OCI layout and an
                  oci-archive tarball; `bazel run //jobs/<name>:image -- --inspect`
   :image_push    `bazel run //jobs/<name>:image_push -- --registry HOST/PATH` (skopeo)
+  :image_dataflow, :image_dataflow_push   the same on Beam's SDK image, for Dataflow
+                 (manual: its base is imported by digest, see tools/image/base.py)
   :config_test   the config loads with the job's own params class, and the job is in
                  the registry list (jobs/jobs.bzl)
   :<file>_test   one pytest target per *_test.py in the folder
@@ -53,6 +55,24 @@ def _check(name, srcs, main, config, deps):
     for dep in deps:
         if type(dep) == "string" and (dep.startswith("//jobs/") or dep.startswith("//packages/devtools")):
             fail("cadenza_job(%r): a job may not depend on %s (ARCHITECTURE.md: jobs use core, runtime and audio only)" % (name, dep))
+
+def _image_push(image, image_name, tags):
+    native.filegroup(
+        name = image + ".layout",
+        srcs = [":" + image],
+        output_group = "layout",
+        tags = tags,
+        visibility = ["//visibility:public"],
+    )
+    native.py_binary(
+        name = image + "_push",
+        srcs = ["//tools/image:push.py"],
+        main = "//tools/image:push.py",
+        args = ["--name=" + image_name, "--layout=$(rootpath :%s.layout)" % image],
+        data = [":%s.layout" % image],
+        tags = tags,
+        deps = ["//tools/image:push_lib"],
+    )
 
 def cadenza_job(
         name,
@@ -142,20 +162,24 @@ def cadenza_job(
         pypi_layer = image_pypi_layer,
         visibility = ["//visibility:public"],
     )
-    native.filegroup(
-        name = "image.layout",
-        srcs = [":image"],
-        output_group = "layout",
+    _image_push("image", name, tags = [])
+
+    # On Beam's SDK image (imported by digest: `bazel run //tools/image:base -- beam-sdk
+    # --from ...`), which cannot be pulled on every machine: built only when asked for.
+    cadenza_image(
+        name = "image_dataflow",
+        lib = ":lib",
+        job = name,
+        image_name = name + "-dataflow",
+        module = module,
+        config = config,
+        base = "@image_bases//:beam-sdk",
+        keep_base_entrypoint = True,
+        pypi_layer = image_pypi_layer,
+        tags = ["manual"],
         visibility = ["//visibility:public"],
     )
-    native.py_binary(
-        name = "image_push",
-        srcs = ["//tools/image:push.py"],
-        main = "//tools/image:push.py",
-        args = ["--job=" + name, "--layout=$(rootpath :image.layout)"],
-        data = [":image.layout"],
-        deps = ["//tools/image:push_lib"],
-    )
+    _image_push("image_dataflow", name + "-dataflow", tags = ["manual"])
     tests = native.glob(["*_test.py"])
     if "config_test.py" in tests:
         fail("cadenza_job(%r): config_test.py clashes with the generated :config_test; rename it" % name)

@@ -101,7 +101,12 @@ def _dataflow(args, config, logic, rest, console: Console) -> int:
             )
             output = working_directory() / output  # relative to where bazel was run
             request = write_dataflow_request(
-                config, logic(), output, profile=args.profile, extra_args=rest
+                config,
+                logic(),
+                output,
+                profile=args.profile,
+                extra_args=rest,
+                images_dir=working_directory() / ".cadenza" / "images",
             )
             pools = request["environment"].get("workerPools", [])
             images = sorted(
@@ -112,7 +117,13 @@ def _dataflow(args, config, logic, rest, console: Console) -> int:
                 f"job {request['name']!r}, image {', '.join(images)}) is in {output}"
             )
             return 0
-        submit(config, logic(), profile=args.profile, extra_args=rest)
+        submit(
+            config,
+            logic(),
+            profile=args.profile,
+            extra_args=rest,
+            images_dir=working_directory() / ".cadenza" / "images",
+        )
     except CadenzaError as error:
         console.print(f"[red]deploy:[/red] {error}")
         return 2

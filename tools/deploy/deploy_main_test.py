@@ -10,7 +10,8 @@ from cadenza.core.dag import Dag
 from tools.deploy import verify_main
 from tools.deploy.deploy_main import main
 
-JOB = """\
+JOB = (
+    """\
 job_name: tinyjob
 events:
   inputs: [{type: listing, location: in}]
@@ -25,7 +26,10 @@ profiles:
     region: europe-west1
     temp_location: gs://cadenza-test-temp/tmp
     sdk_container_image: europe-docker.pkg.dev/cadenza-test/jobs/tinyjob:1
-"""
+    sdk_base_image: apache/beam_python3.11_sdk@sha256:"""
+    + "0" * 64
+    + "\n"
+)
 
 PIPELINE = """\
 from cadenza.runtime import JobLogic, Result

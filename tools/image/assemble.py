@@ -38,8 +38,8 @@ class ImageSettings:
     """What the job's image runs and says about itself."""
 
     ref_name: str
-    entrypoint: list[str]
-    cmd: list[str]
+    entrypoint: list[str] | None  # None: keep the base's (Beam's boot program on Dataflow)
+    cmd: list[str] | None
     env: dict[str, str]
     working_dir: str
     labels: dict[str, str]
@@ -80,9 +80,11 @@ def assemble(
         "os": base.config.get("os", "linux"),
         "config": {
             "Env": _merged_env(base_config.get("Env", []), settings.env),
-            "Entrypoint": settings.entrypoint,
-            "Cmd": settings.cmd,
-            "WorkingDir": settings.working_dir,
+            "Entrypoint": base_config.get("Entrypoint")
+            if settings.entrypoint is None
+            else settings.entrypoint,
+            "Cmd": base_config.get("Cmd") if settings.cmd is None else settings.cmd,
+            "WorkingDir": settings.working_dir or base_config.get("WorkingDir", ""),
             "Labels": labels,
         },
         "rootfs": {

@@ -3,12 +3,17 @@
     bazel run //tools/image:base                 # build the bases that are missing
     bazel run //tools/image:base -- --force      # rebuild them (Debian's archive moved on)
     bazel run //tools/image:base -- --list       # what is cached, with digests
+    bazel run //tools/image:base -- beam-sdk --from docker://apache/beam_python3.11_sdk@sha256:...
 
 Each base is `debootstrap --variant=minbase` with Python 3.11 (the interpreter every
 locked wheel was built for) and what its jobs need besides, made into one layer. The
 bases live outside the repository, in $CADENZA_IMAGE_BASES (default
 ~/.cache/cadenza/image-bases/<name>): Debian's archive moves, so they are not pinned
 here; each job image records its base's digest in a label instead.
+
+`beam-sdk`, the base of jobs' Dataflow images, is not built but imported: Beam's Python
+SDK image for the locked Beam version, by the digest the job's config pins
+(profiles.dataflow.sdk_base_image), copied with skopeo from wherever it can be pulled.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import argparse
 import datetime
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -55,6 +61,10 @@ BASES = {
     ),
 }
 
+# Bases imported from a registry by digest (`--from`), not built here.
+IMPORTED = {"beam-sdk": "Beam's Python SDK image, the base of jobs' Dataflow images"}
+PINNED = re.compile(r"^(docker://)?[^@\s]+@(sha256:[0-9a-f]{64})$")
+
 # Left out of the layer: package caches and logs that only debootstrap needed.
 PRUNED = ("var/cache/apt/archives", "var/lib/apt/lists", "var/log", "tmp", "usr/share/man")
 
@@ -67,6 +77,12 @@ def bases_root() -> pathlib.Path:
 
 
 def missing_message(name: str, layout: pathlib.Path) -> str:
+    if name in IMPORTED:
+        return (
+            f"image base {name!r} is not imported: {layout} has no OCI layout. Import "
+            f"Beam's SDK image by the digest in profiles.dataflow.sdk_base_image: "
+            f"`{BUILD_COMMAND} -- {name} --from docker://NAME@sha256:...`."
+        )
     return (
         f"image base {name!r} is not built: {layout} has no OCI layout. Build it with "
         f"`{BUILD_COMMAND}` (debootstrap from Debian's archive, about a minute), or "
@@ -177,6 +193,46 @@ def build(name: str, root: pathlib.Path) -> Image:
     return image
 
 
+def import_base(name: str, source: str, root: pathlib.Path, insecure: bool = False) -> Image:
+    """Copy the image `source` (pinned by digest) into the cache as base `name`."""
+    pinned = PINNED.match(source)
+    if not pinned:
+        raise SystemExit(
+            f"base {name}: --from {source!r} is not pinned by digest (NAME@sha256:...)"
+        )
+    reference = source if source.startswith("docker://") else "docker://" + source
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root, prefix=f".{name}-") as scratch:
+        layout = pathlib.Path(scratch) / "layout"
+        command = [
+            "skopeo",
+            "copy",
+            "--quiet",
+            "--preserve-digests",
+            "--dest-oci-accept-uncompressed-layers",
+        ]
+        if insecure:
+            command.append("--src-tls-verify=false")
+        result = subprocess.run(
+            [*command, reference, f"oci:{layout}:{name}"], capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            raise SystemExit(
+                f"base {name}: skopeo could not copy {reference}:\n{result.stderr.strip()}"
+            )
+        image = Image.read(layout)
+        if image.manifest_digest != pinned.group(2):
+            raise SystemExit(
+                f"base {name}: {reference} gave {image.manifest_digest}, not the pinned digest"
+            )
+        target = root / name
+        if target.exists():
+            target.rename(pathlib.Path(scratch) / "old")
+        layout.rename(target)
+    print(f"base {name}: {pinned.group(2)} imported from {reference}", file=sys.stderr)
+    return Image.read(target)
+
+
 def describe(name: str, root: pathlib.Path) -> str:
     try:
         image = Image.read(root / name)
@@ -199,10 +255,18 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--list", action="store_true", help="show the cached bases and exit")
     args = parser.parse_args(argv)
-    unknown = [n for n in args.names if n not in BASES]
+    known = [*BASES, *IMPORTED]
+    unknown = [n for n in args.names if n not in known]
     if unknown:
-        parser.error(f"unknown base(s) {', '.join(unknown)}; the bases are {', '.join(BASES)}")
+        parser.error(f"unknown base(s) {', '.join(unknown)}; the bases are {', '.join(known)}")
     root = bases_root()
+    if args.source or any(n in IMPORTED for n in args.names):
+        if len(args.names) != 1 or args.names[0] not in IMPORTED or not args.source:
+            parser.error(
+                f"import one of {', '.join(IMPORTED)} at a time, with --from NAME@sha256:..."
+            )
+        import_base(args.names[0], args.source, root, args.insecure)
+        return 0
     names = args.names or list(BASES)
     if args.list:
         for name in names:

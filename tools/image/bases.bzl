@@ -21,7 +21,7 @@ def _image_bases_impl(rctx):
         'package(default_visibility = ["//visibility:public"])',
     ]
     for name in rctx.attr.names:
-        lines.append('\nimage_base(\n    name = "%s",\n    srcs = glob(["bases/%s/**"]),\n)' % (name, name))
+        lines.append('\nimage_base(\n    name = "%s",\n    cache = "%s/%s",\n    srcs = glob(["bases/%s/**"]),\n)' % (name, root, name, name))
     rctx.file("BUILD.bazel", "\n".join(lines) + "\n")
 
 image_bases = repository_rule(

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from tools.image.assemble import BuiltLayer, ImageSettings, assemble, git_revision
-from tools.image.base import BASES
+from tools.image.base import BASES, IMPORTED
 from tools.image.layer import collect, write_layer
 from tools.image.layout import (
     CONFIG_TYPE,
@@ -132,4 +132,4 @@ def test_the_workspace_declares_exactly_the_bases_base_py_builds():
         r"image_bases\(\s*name = \"image_bases\",\s*names = \[(.*?)\]", workspace, re.S
     )
     assert block, "WORKSPACE has no image_bases(...) call"
-    assert re.findall(r'"([^"]+)"', block.group(1)) == list(BASES)
+    assert re.findall(r'"([^"]+)"', block.group(1)) == [*BASES, *IMPORTED]

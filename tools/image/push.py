@@ -1,14 +1,15 @@
 """Push a job's image to a registry with skopeo.
 
     bazel run //jobs/<job>:image_push -- --registry HOST/PATH [--tag TAG]
+    bazel run //jobs/<job>:image_dataflow_push -- --registry HOST/PATH
 
-
-The image goes to HOST/PATH/<job>:<tag> (the tag defaults to the image's git revision
-label) and is pushed by digest-preserving copy: the digest printed is the manifest
-digest Bazel built. Registries on this machine (localhost, 127.0.0.1) are spoken to
-without TLS; `--insecure` does the same for others. The pushed reference is recorded
-in .cadenza/images/<job>.json in the workspace, where `deploy --profile dataflow` finds
-it.
+The image goes to HOST/PATH/<job>:<tag> (<job>-dataflow for the Dataflow image; the
+tag defaults to the image's git revision label), copied with its digest preserved: the
+digest printed is the manifest digest Bazel built. Registries on this machine
+(localhost, 127.0.0.1) are spoken to without TLS; `--insecure` does the same for
+others. The pushed reference and the base it is built on are recorded in
+.cadenza/images/<name>.json where `bazel run` was started; `deploy --profile dataflow`
+finds the Dataflow image there.
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ def is_local(registry: str) -> bool:
     return host.rsplit(":", 1)[0] in LOCAL_HOSTS or host in LOCAL_HOSTS
 
 
-def push(layout: pathlib.Path, registry: str, job: str, tag: str, insecure: bool) -> str:
-    """Copy the layout's image to REGISTRY/JOB:TAG; returns the pushed `REGISTRY/JOB@digest`."""
+def push(layout: pathlib.Path, registry: str, name: str, tag: str, insecure: bool) -> str:
+    """Copy the layout's image to REGISTRY/NAME:TAG; returns the pushed `REGISTRY/NAME@digest`."""
     if shutil.which("skopeo") is None:
         raise PushError("skopeo is not installed: apt-get install skopeo (./dev setup installs it)")
     if not TAG_PATTERN.match(tag):
@@ -55,7 +56,7 @@ def push(layout: pathlib.Path, registry: str, job: str, tag: str, insecure: bool
             f"tag {tag!r} is not a valid image tag (letters, digits, _ . -, at most 128)"
         )
     image = Image.read(layout)
-    repository = f"{registry.rstrip('/')}/{job}"
+    repository = f"{registry.rstrip('/')}/{name}"
     with tempfile.TemporaryDirectory() as scratch:
         digest_file = pathlib.Path(scratch, "digest")
         command = [
@@ -82,14 +83,22 @@ def push(layout: pathlib.Path, registry: str, job: str, tag: str, insecure: bool
     return f"{repository}@{pushed}"
 
 
-def record(job: str, reference: str, tag: str) -> pathlib.Path | None:
-    """Note the pushed reference in the workspace's .cadenza/images/<job>.json."""
-    workspace = os.environ.get("BUILD_WORKSPACE_DIRECTORY")
+def record(name: str, image: Image, reference: str, tag: str) -> pathlib.Path | None:
+    """Note the pushed reference, and the base it is built on, in .cadenza/images/<name>.json."""
+    workspace = os.environ.get("BUILD_WORKING_DIRECTORY")
     if not workspace:
         return None
-    path = pathlib.Path(workspace, ".cadenza", "images", f"{job}.json")
+    labels = image.config["config"].get("Labels", {})
+    entry = {
+        "name": name,
+        "reference": reference,
+        "tag": tag,
+        "base_name": labels.get("dev.cadenza.base.name"),
+        "base_digest": labels.get("dev.cadenza.base.digest"),
+    }
+    path = pathlib.Path(workspace, ".cadenza", "images", f"{name}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"job": job, "reference": reference, "tag": tag}, indent=2) + "\n")
+    path.write_text(json.dumps(entry, indent=2) + "\n")
     return path
 
 
@@ -100,20 +109,21 @@ def main(argv=None) -> int:
     parser.add_argument("--registry", required=True, help="HOST[:PORT]/PATH to push under")
     parser.add_argument("--tag", help="the tag (default: the image's git revision, 12 characters)")
     parser.add_argument("--insecure", action="store_true", help="no TLS (always so for localhost)")
-    parser.add_argument("--job", required=True, help=argparse.SUPPRESS)
+    parser.add_argument("--name", required=True, help=argparse.SUPPRESS)
     parser.add_argument("--layout", required=True, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     layout = pathlib.Path(args.layout).resolve()
-    tag = args.tag or default_tag(Image.read(layout))
+    image = Image.read(layout)
+    tag = args.tag or default_tag(image)
     try:
-        reference = push(layout, args.registry, args.job, tag, args.insecure)
+        reference = push(layout, args.registry, args.name, tag, args.insecure)
     except PushError as error:
-        print(f"image_push {args.job}: {error}", file=sys.stderr)
+        print(f"image_push {args.name}: {error}", file=sys.stderr)
         return 1
-    where = record(args.job, reference, tag)
+    where = record(args.name, image, reference, tag)
     print(reference)
     print(
-        f"tagged {args.registry.rstrip('/')}/{args.job}:{tag}"
+        f"tagged {args.registry.rstrip('/')}/{args.name}:{tag}"
         + (f"; recorded in {where}" if where else ""),
         file=sys.stderr,
     )

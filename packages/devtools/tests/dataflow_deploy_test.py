@@ -4,18 +4,20 @@ import json
 
 import pytest
 
-from cadenza.core import parse_job_config
+from cadenza.core import ConfigError, parse_job_config
 from cadenza.devtools.dataflow_deploy import (
     DeployError,
     dataflow_profile,
     find_credentials,
     submit,
+    worker_image,
     write_dataflow_request,
 )
 from cadenza.devtools.emulators import write_fake_credentials
 from cadenza.runtime import JobLogic, Result
 
 IMAGE = "europe-docker.pkg.dev/cadenza-test/jobs/tiny:1"
+BEAM_SDK = "apache/beam_python3.11_sdk@sha256:" + "ab" * 32
 
 
 class Tiny(JobLogic):
@@ -44,7 +46,8 @@ profiles:
     runner: dataflow
     project: cadenza-test
     region: europe-west1
-    temp_location: gs://cadenza-test-temp/tmp{image_line}
+    temp_location: gs://cadenza-test-temp/tmp
+    sdk_base_image: {BEAM_SDK}{image_line}
     options: {{max_num_workers: 3}}
 """,
         env={},
@@ -72,9 +75,24 @@ def test_the_dry_run_writes_the_complete_dataflow_request(tmp_path):
     assert options["job_name"] == "cadenza-tiny"
 
 
-def test_without_an_image_it_names_the_missing_key(tmp_path):
-    with pytest.raises(DeployError, match=r"profiles\.dataflow\.sdk_container_image"):
-        dataflow_profile(tiny_config(tmp_path, image=None), "dataflow")
+def test_without_an_image_or_a_pushed_one_it_names_both_ways_to_give_one(tmp_path):
+    with pytest.raises(
+        DeployError,
+        match=r"profiles\.dataflow\.sdk_container_image is not set and nothing was pushed.*"
+        r"bazel run //jobs/tiny:image_dataflow_push",
+    ):
+        worker_image(tiny_config(tmp_path, image=None), "dataflow", tmp_path / "images")
+
+
+def test_a_base_image_not_pinned_by_digest_is_a_config_error(tmp_path):
+    with pytest.raises(
+        ConfigError, match=r"profiles\.dataflow\.sdk_base_image.*pin the image by digest"
+    ):
+        parse_job_config(
+            "job_name: tiny\nprofiles:\n  dataflow: {runner: dataflow, project: p, region: r,"
+            " temp_location: gs://t/x, sdk_base_image: apache/beam_python3.11_sdk:2.77.0}\n",
+            env={},
+        )
 
 
 def test_streaming_jobs_are_refused_with_the_reason(tmp_path):

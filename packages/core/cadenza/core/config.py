@@ -55,6 +55,10 @@ _TEMPLATE_MODE = contextvars.ContextVar("template_mode", default=False)
 # ---- the schema ---------------------------------------------------------------------
 
 
+# An image reference pinned by digest: NAME@sha256:<64 hex digits>.
+PINNED_IMAGE = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
+
+
 @attrs.frozen(kw_only=True)
 class PubSubInput:
     """Stream messages from a Pub/Sub subscription."""
@@ -168,7 +172,11 @@ class Profile:
     """How to run the job: a runner and its pipeline options.
 
     `local` is Beam's embedded runner; `dask` needs `scheduler` (a dask.distributed
-    address); `dataflow` needs `project`, `region` and `temp_location`.
+    address); `dataflow` needs `project`, `region`, `temp_location` and
+    `sdk_base_image`: Beam's Python SDK image for the locked Beam version, pinned by
+    digest (`apache/beam_python3.11_sdk@sha256:...`), which the job's Dataflow image is
+    built on. `sdk_container_image` names the workers' image; without it, deploy uses
+    the one `bazel run //jobs/<job>:image_dataflow_push` pushed last.
     """
 
     runner: str
@@ -178,6 +186,7 @@ class Profile:
     region: str | None = None
     temp_location: str | None = None
     sdk_container_image: str | None = None
+    sdk_base_image: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -483,6 +492,14 @@ def _check_semantics(config: JobConfig) -> list[tuple[str, str]]:
             for key in ("project", "region", "temp_location"):
                 if not getattr(profile, key):
                     problems.append((f"profiles.{name}.{key}", "required for the dataflow runner"))
+        if profile.sdk_base_image and not PINNED_IMAGE.match(profile.sdk_base_image):
+            problems.append(
+                (
+                    f"profiles.{name}.sdk_base_image",
+                    f"pin the image by digest (NAME@sha256:<64 hex digits>), found "
+                    f"{profile.sdk_base_image!r}",
+                )
+            )
     execution = config.execution
     if execution.timeout_s is not None and execution.timeout_s <= 0:
         problems.append(

@@ -5,8 +5,13 @@
 
 - Submitting needs Google credentials (GOOGLE_APPLICATION_CREDENTIALS, or gcloud's
   application-default credentials); without them it stops, with a message, before
-  anything is created or staged. The profile must name `sdk_container_image` (the
-  job's image): the workers run it.
+  anything is created or staged.
+- The workers run the job's Dataflow image: Beam's Python SDK image, pinned by digest
+  in the profile's `sdk_base_image` (without it deploying stops and says how to find
+  the digest), with the job's layers on top (`//jobs/<job>:image_dataflow`). The image
+  is the profile's `sdk_container_image` if set, else the one
+  `bazel run //jobs/<job>:image_dataflow_push` recorded in .cadenza/images/, which
+  must be built on that same base digest.
 - The dry run submits nothing and needs no credentials: Beam's DataflowRunner with
   `--template_location=<local file>` writes the complete Dataflow job request (job
   type, worker pools with the SDK container image, pipeline options) to that file.
@@ -21,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 
@@ -61,18 +67,67 @@ def find_credentials(env: Mapping[str, str] = os.environ) -> pathlib.Path | None
     return None
 
 
+def beam_sdk_image_name() -> str:
+    """Beam's Python SDK image for this interpreter and the locked Beam, by tag."""
+    import apache_beam
+
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return f"apache/beam_python{python}_sdk:{apache_beam.__version__}"
+
+
+def _check_base(config: JobConfig, profile: str, base: str | None) -> str:
+    if not base:
+        name = beam_sdk_image_name()
+        raise DeployError(
+            f"{config.job_name}: profiles.{profile}.sdk_base_image is not set: the job's "
+            f"Dataflow image is built on Beam's Python SDK image ({name}), pinned by "
+            "digest. Look the digest up where the registry answers (skopeo inspect --format "
+            f"'{{{{.Digest}}}}' docker://{name}) and set sdk_base_image: "
+            f"{name.split(':')[0]}@sha256:..."
+        )
+    return base.split("@", 1)[1]
+
+
+def pushed_image(job: str, images_dir: pathlib.Path) -> dict | None:
+    """What `:image_dataflow_push` recorded for the job, or None."""
+    record = pathlib.Path(images_dir) / f"{job}-dataflow.json"
+    try:
+        return json.loads(record.read_text())
+    except FileNotFoundError:
+        return None
+
+
+def worker_image(config: JobConfig, profile: str, images_dir: pathlib.Path) -> str:
+    """The image Dataflow workers run (see the module docstring); raises DeployError."""
+    chosen = config.profile(profile)
+    base_digest = _check_base(config, profile, chosen.sdk_base_image)
+    if chosen.sdk_container_image:
+        return chosen.sdk_container_image
+    pushed = pushed_image(config.job_name, images_dir)
+    if pushed is None:
+        raise DeployError(
+            f"{config.job_name}: no Dataflow image: profiles.{profile}.sdk_container_image "
+            f"is not set and nothing was pushed (no {config.job_name}-dataflow.json in "
+            f"{images_dir}). Build and push it: bazel run "
+            f"//jobs/{config.job_name}:image_dataflow_push -- --registry HOST/PATH"
+        )
+    if pushed.get("base_digest") != base_digest:
+        raise DeployError(
+            f"{config.job_name}: the pushed image {pushed['reference']} is built on "
+            f"{pushed.get('base_digest')}, but profiles.{profile}.sdk_base_image is "
+            f"{chosen.sdk_base_image}: rebuild and push it (:image_dataflow_push)"
+        )
+    return pushed["reference"]
+
+
 def dataflow_profile(config: JobConfig, profile: str):
-    """The profile, checked: a dataflow runner with an SDK container image."""
+    """The profile, checked: a dataflow runner, a pinned Beam SDK base, a batch job."""
     chosen = config.profile(profile)
     if chosen.runner != "dataflow":
         raise DeployError(
             f"{config.job_name}: profiles.{profile}.runner is {chosen.runner!r}, not 'dataflow'"
         )
-    if not chosen.sdk_container_image:
-        raise DeployError(
-            f"{config.job_name}: profiles.{profile}.sdk_container_image is not set: Dataflow "
-            "workers run the job's container image; build and push it, then name it there"
-        )
+    _check_base(config, profile, chosen.sdk_base_image)
     if is_streaming(config):
         raise DeployError(
             f"{config.job_name} streams (a pubsub or gcs_notification event input), and the "
@@ -98,6 +153,7 @@ def write_dataflow_request(
     profile: str = "dataflow",
     extra_args: Sequence[str] = (),
     elements=None,
+    images_dir: pathlib.Path = pathlib.Path(".cadenza/images"),
 ) -> dict:
     """Writes the Dataflow job request for the job's batch form to `output`, submitting
     nothing (see the module docstring); returns it."""
@@ -106,6 +162,7 @@ def write_dataflow_request(
     from cadenza.runtime.batch import run_batch
 
     chosen = dataflow_profile(config, profile)
+    image = worker_image(config, profile, images_dir)
     output = pathlib.Path(output).resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
     output.unlink(missing_ok=True)
@@ -123,7 +180,11 @@ def write_dataflow_request(
                     profile=profile,
                     runs_root=str(state / "runs"),
                     elements=elements,
-                    extra_args=[f"--template_location={output}", *extra_args],
+                    extra_args=[
+                        f"--template_location={output}",
+                        f"--sdk_container_image={image}",
+                        *extra_args,
+                    ],
                 )
             finally:
                 restore_env(previous)
@@ -132,11 +193,19 @@ def write_dataflow_request(
     return json.loads(output.read_text())
 
 
-def submit(config: JobConfig, logic, *, profile: str = "dataflow", extra_args=()) -> None:
+def submit(
+    config: JobConfig,
+    logic,
+    *,
+    profile: str = "dataflow",
+    extra_args=(),
+    images_dir: pathlib.Path = pathlib.Path(".cadenza/images"),
+) -> None:
     """Submits the job's batch form to Dataflow (needs credentials) and waits for it."""
     from cadenza.runtime.batch import run_batch
 
     dataflow_profile(config, profile)
+    image = worker_image(config, profile, images_dir)
     credentials = find_credentials()
     if credentials is None:
         raise DeployError(
@@ -144,14 +213,22 @@ def submit(config: JobConfig, logic, *, profile: str = "dataflow", extra_args=()
             "account key, or run `gcloud auth application-default login` (looked at "
             f"{adc_path(os.environ)}); nothing was created or staged"
         )
-    run_batch(config, logic, profile=profile, extra_args=list(extra_args))
+    run_batch(
+        config,
+        logic,
+        profile=profile,
+        extra_args=[f"--sdk_container_image={image}", *extra_args],
+    )
 
 
 __all__ = [
     "DeployError",
     "adc_path",
+    "beam_sdk_image_name",
     "dataflow_profile",
     "find_credentials",
+    "pushed_image",
     "submit",
+    "worker_image",
     "write_dataflow_request",
 ]
