@@ -254,6 +254,10 @@ def main(argv=None) -> int:
         "--force", action="store_true", help="rebuild bases that are already cached"
     )
     parser.add_argument("--list", action="store_true", help="show the cached bases and exit")
+    parser.add_argument(
+        "--from", dest="source", help="import the one base named from this image, by digest"
+    )
+    parser.add_argument("--insecure", action="store_true", help="--from a registry without TLS")
     args = parser.parse_args(argv)
     known = [*BASES, *IMPORTED]
     unknown = [n for n in args.names if n not in known]

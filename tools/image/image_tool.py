@@ -56,7 +56,7 @@ def _assemble(args) -> int:
     settings = dataclasses.replace(settings, labels=labels)
     out = pathlib.Path(args.out_layout)
     digest = assemble(base, layers, settings, out)
-    write_archive(out, pathlib.Path(args.out_archive))
+    write_archive(out, pathlib.Path(args.out_archive), settings.ref_name)
     print(f"{settings.ref_name}: {digest}", file=sys.stderr)
     return 0
 

@@ -9,6 +9,7 @@ an `oci-archive` that `podman load` accepts. JSON documents are written canonica
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import pathlib
 import shutil
@@ -112,14 +113,36 @@ class LayoutWriter:
         return descriptor["digest"]
 
 
-def write_archive(layout: pathlib.Path, out: pathlib.Path) -> None:
-    """A tar of the layout (an `oci-archive`), with fixed times and owners."""
-    files = sorted(p for p in pathlib.Path(layout).rglob("*") if p.is_file())
+def write_archive(layout: pathlib.Path, out: pathlib.Path, repo_tag: str) -> None:
+    """A tar of the layout with fixed times and owners: an `oci-archive`, and also a
+    `docker-archive`, since its top-level manifest.json names the same config and layer
+    blobs under `repo_tag` (so both `podman load` and `docker load` take it)."""
+    layout = pathlib.Path(layout)
+    image = Image.read(layout)
+    docker_manifest = [
+        {
+            "Config": blob_path(pathlib.Path(), image.manifest["config"]["digest"]).as_posix(),
+            "RepoTags": [repo_tag],
+            "Layers": [
+                blob_path(pathlib.Path(), layer["digest"]).as_posix()
+                for layer in image.manifest["layers"]
+            ],
+        }
+    ]
+    files = sorted(p for p in layout.rglob("*") if p.is_file())
     with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
         for path in files:
-            info = tarfile.TarInfo(path.relative_to(layout).as_posix())
-            info.size = path.stat().st_size
-            info.mode = 0o644
-            info.mtime = 0
             with open(path, "rb") as data:
-                tar.addfile(info, data)
+                tar.addfile(
+                    _archive_entry(path.relative_to(layout).as_posix(), path.stat().st_size), data
+                )
+        extra = canonical_json(docker_manifest)
+        tar.addfile(_archive_entry("manifest.json", len(extra)), io.BytesIO(extra))
+
+
+def _archive_entry(name: str, size: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mode = 0o644
+    info.mtime = 0
+    return info

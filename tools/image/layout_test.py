@@ -133,3 +133,31 @@ def test_the_workspace_declares_exactly_the_bases_base_py_builds():
     )
     assert block, "WORKSPACE has no image_bases(...) call"
     assert re.findall(r'"([^"]+)"', block.group(1)) == [*BASES, *IMPORTED]
+
+
+def test_the_archive_is_both_an_oci_and_a_docker_archive_of_the_same_image(tmp_path):
+    from tools.image.layout import write_archive
+
+    image = job_image(tmp_path, "img")
+    archive = tmp_path / "image.tar"
+    write_archive(image.layout, archive, "cadenza/x:latest")
+    as_oci = subprocess.run(
+        ["skopeo", "inspect", "--raw", f"oci-archive:{archive}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(as_oci.stdout) == image.manifest
+    as_docker = subprocess.run(
+        ["skopeo", "inspect", "--config", f"docker-archive:{archive}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(as_docker.stdout)["config"]["Labels"]["dev.cadenza.job"] == "x"
+    import tarfile
+
+    with tarfile.open(archive) as tar:
+        (entry,) = json.loads(tar.extractfile("manifest.json").read())
+    assert entry["RepoTags"] == ["cadenza/x:latest"]
+    assert entry["Config"] == "blobs/sha256/" + image.manifest["config"]["digest"].split(":")[1]
