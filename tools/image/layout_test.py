@@ -135,26 +135,24 @@ def test_the_workspace_declares_exactly_the_bases_base_py_builds():
     assert re.findall(r'"([^"]+)"', block.group(1)) == [*BASES, *IMPORTED]
 
 
+def skopeo(*args: str, tmpdir) -> str:
+    # --tmpdir: skopeo unpacks archives there (else in /var/tmp, read-only in the sandbox)
+    command = ["skopeo", "--tmpdir", str(tmpdir), *args]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, f"skopeo {' '.join(args)}: {result.stderr}"
+    return result.stdout
+
+
 def test_the_archive_is_both_an_oci_and_a_docker_archive_of_the_same_image(tmp_path):
     from tools.image.layout import write_archive
 
     image = job_image(tmp_path, "img")
     archive = tmp_path / "image.tar"
     write_archive(image.layout, archive, "cadenza/x:latest")
-    as_oci = subprocess.run(
-        ["skopeo", "inspect", "--raw", f"oci-archive:{archive}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert json.loads(as_oci.stdout) == image.manifest
-    as_docker = subprocess.run(
-        ["skopeo", "inspect", "--config", f"docker-archive:{archive}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert json.loads(as_docker.stdout)["config"]["Labels"]["dev.cadenza.job"] == "x"
+    as_oci = skopeo("inspect", "--raw", f"oci-archive:{archive}", tmpdir=tmp_path)
+    assert json.loads(as_oci) == image.manifest
+    config = json.loads(skopeo("inspect", "--config", f"docker-archive:{archive}", tmpdir=tmp_path))
+    assert config["config"]["Labels"]["dev.cadenza.job"] == "x"
     import tarfile
 
     with tarfile.open(archive) as tar:

@@ -142,7 +142,7 @@ def test_local_deploy_streams_an_upload_and_stop_drains(tmp_path, monkeypatch):
 
         previous = apply_env(state.env)
         try:
-            bucket = storage.Client().create_bucket("uploads")
+            bucket = storage.Client().bucket("uploads")  # deploy created it
             bucket.blob("other/skip.txt").upload_from_string(b"no")
             bucket.blob("new/a.txt").upload_from_string(b"hello")
             wait_for(lambda: bucket.blob("out/new/a.txt.json").exists(), "the job's output")
@@ -251,7 +251,7 @@ def test_stop_while_a_message_is_in_work_finishes_it_or_gives_it_back(tmp_path, 
         state = stack.status()
         previous = apply_env(state.env)
         try:
-            bucket = storage.Client().create_bucket("uploads")
+            bucket = storage.Client().bucket("uploads")  # deploy created it
             bucket.blob("new/slow.txt").upload_from_string(b"slow")
             wait_for(marker.exists, "the job to start work on the upload")
             assert "drained" in jobs.stop("tinyjob", timeout_s=60)

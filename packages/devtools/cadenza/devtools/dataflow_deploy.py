@@ -17,8 +17,9 @@
   type, worker pools with the SDK container image, pipeline options) to that file.
   It stages to `temp_location`'s bucket, which is served meanwhile by a throwaway
   fake-gcs-server (STORAGE_EMULATOR_HOST) with fake credentials (ENVIRONMENT.md).
-- Streaming jobs: the runtime streams on the local runner only (its ack-after-output
-  Pub/Sub read is a DirectRunner evaluator), so they are refused here.
+- Jobs that only stream are refused: the runtime streams on the local runner only (its
+  ack-after-output Pub/Sub read is a DirectRunner evaluator). A job with batch inputs
+  too runs those here.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from cadenza.devtools.emulators import (
     restore_env,
     write_fake_credentials,
 )
-from cadenza.runtime.streaming import is_streaming
+from cadenza.runtime.streaming import has_batch_input, is_streaming
 
 
 class DeployError(ConfigError):
@@ -128,7 +129,7 @@ def dataflow_profile(config: JobConfig, profile: str):
             f"{config.job_name}: profiles.{profile}.runner is {chosen.runner!r}, not 'dataflow'"
         )
     _check_base(config, profile, chosen.sdk_base_image)
-    if is_streaming(config):
+    if is_streaming(config) and not has_batch_input(config):
         raise DeployError(
             f"{config.job_name} streams (a pubsub or gcs_notification event input), and the "
             "runtime streams on the local runner only: Dataflow runs batch jobs here"

@@ -1,4 +1,4 @@
-"""`bazel run //tools:job -- status|stop|logs [JOB]`, `... stack status|stop`.
+"""`bazel run //tools:job -- status|stop|logs [JOB]`, `... stack status|stop`, `... upload|ls`.
 
 Manages what `bazel run //jobs/<job>:deploy` started on the local stack, from the
 directory bazel is run in (`.cadenza/jobs/`, `.cadenza/stack/`):
@@ -8,6 +8,9 @@ directory bazel is run in (`.cadenza/jobs/`, `.cadenza/stack/`):
     logs JOB [-n N] [-f]  the end of the job's log (-f: follow)
     stack status|stop     the local stack (stopping it loses Pub/Sub's in-memory state;
                           it refuses while jobs run, unless --with-jobs)
+    upload FILE... --to gs://BUCKET/PREFIX/   put files on the local stack's storage
+                          server: each upload notifies the jobs watching that bucket
+    ls gs://BUCKET[/PREFIX]   the objects there, with sizes
 """
 
 from __future__ import annotations
@@ -41,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("job")
     logs.add_argument("-n", "--lines", type=int, default=40)
     logs.add_argument("-f", "--follow", action="store_true")
+    upload = commands.add_parser("upload", help="upload files to the local stack's storage")
+    upload.add_argument("files", nargs="+", type=pathlib.Path)
+    upload.add_argument("--to", required=True, help="gs://BUCKET/PREFIX/ (created if missing)")
+    listing = commands.add_parser("ls", help="objects on the local stack's storage")
+    listing.add_argument("location", help="gs://BUCKET[/PREFIX]")
     stack = commands.add_parser("stack", help="the local stack")
     stack.add_argument("action", choices=["status", "stop"])
     stack.add_argument(
@@ -147,6 +155,68 @@ def _stack(stack: LocalStack, jobs: LocalJobs, args, console: Console) -> int:
     return 0
 
 
+def _split(location: str) -> tuple[str, str]:
+    if not location.startswith("gs://") or len(location) <= len("gs://"):
+        raise ValueError(f"{location!r} is not a gs://BUCKET[/PREFIX] location")
+    bucket, _, prefix = location[len("gs://") :].partition("/")
+    return bucket, prefix
+
+
+def _storage(stack: LocalStack, what: str, console: Console):
+    """A storage client on the running stack, or None (said why)."""
+    from google.cloud import storage
+
+    from cadenza.devtools.emulators import apply_env
+
+    state = stack.status()
+    if state is None:
+        console.print(
+            f"[red]{what}:[/red] the local stack in {stack.root} is not running (deploy a job)"
+        )
+        return None
+    apply_env(state.env)
+    return storage.Client(project=state.project)
+
+
+def _upload(stack: LocalStack, args, console: Console) -> int:
+    try:
+        bucket_name, prefix = _split(args.to)
+    except ValueError as err:
+        console.print(f"[red]upload:[/red] --to {err}")
+        return 2
+    missing = [str(f) for f in args.files if not f.is_file()]
+    if missing:
+        console.print(f"[red]upload:[/red] not files: {', '.join(missing)}; nothing was uploaded")
+        return 2
+    client = _storage(stack, "upload", console)
+    if client is None:
+        return 1
+    bucket = client.lookup_bucket(bucket_name) or client.create_bucket(bucket_name)
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    for path in args.files:
+        bucket.blob(prefix + path.name).upload_from_filename(str(path))
+        console.print(f"gs://{bucket_name}/{prefix}{path.name}  ({path.stat().st_size:,d} bytes)")
+    return 0
+
+
+def _ls(stack: LocalStack, args, console: Console) -> int:
+    try:
+        bucket_name, prefix = _split(args.location)
+    except ValueError as err:
+        console.print(f"[red]ls:[/red] {err}")
+        return 2
+    client = _storage(stack, "ls", console)
+    if client is None:
+        return 1
+    if client.lookup_bucket(bucket_name) is None:
+        console.print(f"[red]ls:[/red] no bucket gs://{bucket_name} on the local stack")
+        return 1
+    for blob in client.list_blobs(bucket_name, prefix=prefix or None):
+        console.print(f"{blob.size:>12,d}  gs://{bucket_name}/{blob.name}", highlight=False)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console()
@@ -157,6 +227,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _stop(jobs, args, console)
     if args.command == "logs":
         return _logs(jobs, args, console)
+    if args.command == "upload":
+        return _upload(LocalStack(args.stack_root), args, console)
+    if args.command == "ls":
+        return _ls(LocalStack(args.stack_root), args, console)
     return _stack(LocalStack(args.stack_root), jobs, args, console)
 
 

@@ -6,8 +6,9 @@
 1. the local stack (localstack.py): reused when it runs, else started detached; a new
    stack has an empty Pub/Sub emulator, so the wiring is applied on every deploy;
 2. the job's part of the wiring plan, fitted to the local stack (wiring_apply.py),
-   applied: missing topics and subscriptions created, existing ones reported;
-3. the job started as a background streaming process (localjobs.py) with the stack's
+   applied: missing topics, subscriptions and buckets created, existing ones reported;
+3. the job started as a background streaming process (localjobs.py, `--stream`: its
+   upload or Pub/Sub inputs and its parents' output events) with the stack's
    environment; its log in `.cadenza/jobs/<job>/job.log`.
 """
 
@@ -26,13 +27,14 @@ from cadenza.devtools.localjobs import JobError, LocalJobs
 from cadenza.devtools.localstack import LocalStack
 from cadenza.devtools.wiring_apply import (
     apply_plan,
+    ensure_local_buckets,
     job_plan,
     local_plan,
     plan_rows,
     problems,
     wiring_table,
 )
-from cadenza.runtime.streaming import is_streaming
+from cadenza.runtime.streaming import can_stream
 
 JOB_TOOL = "bazel run //tools:job --"
 
@@ -65,13 +67,14 @@ def deploy_local(
     stack = LocalStack(stack_root)
     jobs = LocalJobs(jobs_root)
     plan = local_plan(job_plan(plan_wiring(with_config(dag, config)), config), stack.uploads_topic)
-    args = [*(part for item in overrides for part in ("--set", item)), *extra_args]
-    streaming = is_streaming(config)
+    args = ["--stream", *(part for item in overrides for part in ("--set", item)), *extra_args]
+    streaming = can_stream(config)
     not_streaming = (
         f"{config.job_name} has no streaming event input (`pubsub` or "
-        "`gcs_notification` under events.inputs), so there is nothing to run in the "
-        f"background: run its batch form with `bazel run //jobs/{job}`, or give it one, "
-        f"e.g. --set 'events.inputs=[{{type: gcs_notification, bucket: B, prefix: P}}]'"
+        "`gcs_notification` under events.inputs) and no upstream job, so there is nothing "
+        f"to run in the background: run its batch form with `bazel run //jobs/{job}`, or "
+        "give it one, e.g. "
+        "--set 'events.inputs=[{type: gcs_notification, bucket: B, prefix: P}]'"
     )
     if dry_run:
         if not streaming:
@@ -116,6 +119,7 @@ def deploy_local(
     previous = apply_env(state.env)
     try:
         rows = apply_plan(plan, state.project, local=True)
+        rows += ensure_local_buckets(config, state.project)
     finally:
         restore_env(previous)
     console.print(wiring_table(rows, f"wiring for {config.job_name} (local stack)"))

@@ -18,6 +18,9 @@ per bucket: fake-gcs-server publishes every bucket's uploads to one topic, so ea
 upload subscription (`cadenza-<job>-uploads-<bucket>`, the name the runtime reads) is
 made on that topic instead of `cadenza-uploads-<bucket>`; the runtime acknowledges and
 counts, without processing, uploads to other buckets or outside the job's prefixes.
+On the local stack the buckets a job uses (the ones it watches, and the gs:// ones of
+its data and dead letters) are part of the stack: `ensure_local_buckets` creates the
+missing ones on its storage server.
 """
 
 from __future__ import annotations
@@ -195,6 +198,38 @@ def apply_plan(
         if transport is not None:
             transport.close()
     rows += [_notification_row(n, local) for n in plan.notifications]
+    return rows
+
+
+def job_buckets(config: JobConfig) -> tuple[str, ...]:
+    """The buckets a job watches for uploads or keeps data and dead letters in."""
+    from cadenza.core.config import GcsNotificationInput
+
+    names = [i.bucket for i in config.events.inputs if isinstance(i, GcsNotificationInput)]
+    locations = [d.location for d in (*config.data.inputs, *config.data.outputs)]
+    locations.append(config.dead_letter.location or "")
+    names += [loc[len("gs://") :].split("/", 1)[0] for loc in locations if loc.startswith("gs://")]
+    return tuple(sorted(set(names)))
+
+
+def ensure_local_buckets(config: JobConfig, project: str) -> list[Row]:
+    """Creates the job's missing buckets on the local stack's storage server
+    (STORAGE_EMULATOR_HOST); one row per bucket."""
+    from google.api_core.exceptions import Conflict
+    from google.cloud import storage
+
+    client = storage.Client(project=project)
+    rows = []
+    for name in job_buckets(config):
+        if client.lookup_bucket(name) is not None:
+            status = EXISTS
+        else:
+            try:
+                client.create_bucket(name)
+                status = CREATED
+            except Conflict:  # created meanwhile
+                status = EXISTS
+        rows.append(Row(kind="bucket", name=f"gs://{name}", status=status, detail="local stack"))
     return rows
 
 

@@ -2,10 +2,12 @@
 
     bazel run //jobs/<job> -- [--profile local|dask|dataflow] [--set key.path=value ...]
 
-A job whose config has a streaming event input (`pubsub`, `gcs_notification`) streams
-on the local runner until it is stopped (Ctrl-C or SIGTERM: messages in work go back
-to Pub/Sub); `--batch` runs its batch inputs instead. Otherwise it runs its batch
-inputs and prints the summary. `${VAR}` in job.yaml come from the environment;
+A job runs its batch inputs (a listing, a file of ids) and prints the summary. A job
+whose only event inputs stream (`pubsub`, `gcs_notification`) streams on the local
+runner until it is stopped (Ctrl-C or SIGTERM: messages in work go back to Pub/Sub).
+`--stream` streams whatever the config says (its streaming inputs, and its parents'
+output events through the DAG's edge subscriptions: how `deploy` runs a job);
+`--batch` runs the batch inputs. `${VAR}` in job.yaml come from the environment;
 `--set` overrides any key. Relative paths are relative to where the command was
 started (not Bazel's runfiles).
 """
@@ -25,7 +27,7 @@ from rich.console import Console
 from cadenza.core import CadenzaError, JobConfig, load_job_config
 from cadenza.runtime.api import JobLogic
 from cadenza.runtime.batch import BatchRun, run_batch
-from cadenza.runtime.streaming import is_streaming, run_streaming
+from cadenza.runtime.streaming import has_batch_input, is_streaming, run_streaming
 from cadenza.runtime.summary import print_summary
 
 
@@ -41,7 +43,13 @@ def run_job_cli(
     parser.add_argument("--profile", default="local", help="a profile of job.yaml (default: local)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override")
     parser.add_argument("--runs", default=".cadenza/runs", help="where run records and state go")
-    parser.add_argument("--batch", action="store_true", help="run the batch inputs only")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--batch", action="store_true", help="run the batch inputs only")
+    mode.add_argument(
+        "--stream",
+        action="store_true",
+        help="stream from the streaming inputs and the parents' output events (as deployed)",
+    )
     parser.add_argument(
         "--max-messages", type=int, default=10, help="streaming: messages per pull (default 10)"
     )
@@ -55,7 +63,7 @@ def run_job_cli(
             overrides=args.set,
             params_class=getattr(logic, "params_class", None),
         )
-        if is_streaming(config) and not args.batch:
+        if args.stream or (is_streaming(config) and not has_batch_input(config) and not args.batch):
             return _stream(config, logic, args, beam_args, console)
         run = run_batch(
             config, logic, profile=args.profile, runs_root=args.runs, extra_args=beam_args
@@ -83,6 +91,7 @@ def _stream(config: JobConfig, logic: JobLogic, args, beam_args, console: Consol
             runs_root=args.runs,
             extra_args=beam_args,
             max_messages=args.max_messages,
+            from_upstream=args.stream,
         )
         console.print(
             f"{config.job_name}: streaming from {', '.join(run.subscriptions)} (Ctrl-C stops)"

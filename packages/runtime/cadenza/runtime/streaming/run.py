@@ -188,14 +188,17 @@ def run_streaming(
     runs_root: str = ".cadenza/runs",
     extra_args: Sequence[str] = (),
     max_messages: int = 10,
+    from_upstream: bool = False,
 ) -> StreamingRun:
     """Starts the job's streaming pipeline and returns at once.
 
+    It reads the job's streaming event inputs and, with `from_upstream` (how deploy runs
+    a job in the DAG), its parents' output events through the DAG's edge subscriptions.
     State that must outlive the process (the event ledger; dead letters when the config
     names no location) goes under `<runs_root>/<job>/`.
     """
     project = project_for(config, profile)
-    job_sources = sources(config, project)
+    job_sources = sources(config, project, from_upstream=from_upstream)
     if config.execution.timeout_s is None:
         config = attrs.evolve(
             config, execution=attrs.evolve(config.execution, timeout_s=DEFAULT_TIMEOUT_S)

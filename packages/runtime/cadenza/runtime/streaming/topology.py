@@ -2,8 +2,10 @@
 
 Names follow the wiring plan (cadenza.core.wiring): a `pubsub` input names its
 subscription; a `gcs_notification` input reads `cadenza-<job>-uploads-<bucket>` and
-keeps only objects under its prefix; the job publishes to `cadenza-<job>-out` and to
-every topic under `events.outputs`. Short names get the project (pubsub_names.py).
+keeps only objects under its prefix; with `from_upstream` (the job deployed in the
+DAG), each parent's output events come through `cadenza-<job>-from-<parent>`. The job
+publishes to `cadenza-<job>-out` and to every topic under `events.outputs`. Short
+names get the project (pubsub_names.py).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import attrs
 from cadenza.core import ConfigError, JobConfig
 from cadenza.core.config import GcsNotificationInput, PubSubInput
 from cadenza.core.foreign import is_gcs_notification
-from cadenza.core.wiring import output_topic, uploads_subscription
+from cadenza.core.wiring import edge_subscription, output_topic, uploads_subscription
 from cadenza.runtime.pubsub_names import full_path
 
 
@@ -44,8 +46,24 @@ def is_streaming(config: JobConfig) -> bool:
     return any(isinstance(i, PubSubInput | GcsNotificationInput) for i in config.events.inputs)
 
 
-def sources(config: JobConfig, project: str) -> tuple[Source, ...]:
+def has_batch_input(config: JobConfig) -> bool:
+    """True when the job has an event input that batch runs read (a listing, a file of ids)."""
+    return any(not isinstance(i, PubSubInput | GcsNotificationInput) for i in config.events.inputs)
+
+
+def can_stream(config: JobConfig) -> bool:
+    """True when the job has something to stream from once deployed in the DAG: a
+    streaming event input, or a parent whose output events it reads."""
+    return is_streaming(config) or bool(config.upstream)
+
+
+def sources(config: JobConfig, project: str, from_upstream: bool = False) -> tuple[Source, ...]:
+    """The subscriptions the job streams from (see the module docstring)."""
     found: dict[str, Source] = {}
+    if from_upstream:
+        for parent in config.upstream:
+            path = full_path("subscriptions", edge_subscription(config.job_name, parent), project)
+            found[path] = Source(path)
     for event_input in config.events.inputs:
         if isinstance(event_input, PubSubInput):
             path = full_path("subscriptions", event_input.subscription, project)

@@ -1,0 +1,49 @@
+"""What a job streams from: its streaming inputs and, deployed in the DAG, its parents'
+output events; and which mode the job command line picks."""
+
+from cadenza.core import parse_job_config
+from cadenza.runtime.streaming import can_stream, has_batch_input, is_streaming
+from cadenza.runtime.streaming.topology import output_topics, sources
+
+CHILD = """
+job_name: fingerprint
+upstream: [normalize, legacy]
+events:
+  inputs:
+    - {type: listing, location: /data/normalized}
+    - {type: gcs_notification, bucket: uploads, prefix: a/}
+    - {type: gcs_notification, bucket: uploads, prefix: b/}
+"""
+
+
+def test_deployed_in_the_dag_a_job_also_reads_each_parents_output_events():
+    config = parse_job_config(CHILD, env={})
+    alone = [s.subscription for s in sources(config, "p")]
+    assert alone == ["projects/p/subscriptions/cadenza-fingerprint-uploads-uploads"]
+    deployed = sources(config, "p", from_upstream=True)
+    assert [s.subscription for s in deployed] == [
+        "projects/p/subscriptions/cadenza-fingerprint-from-normalize",
+        "projects/p/subscriptions/cadenza-fingerprint-from-legacy",
+        "projects/p/subscriptions/cadenza-fingerprint-uploads-uploads",
+    ]
+    assert [(s.bucket, s.prefixes) for s in deployed] == [
+        (None, ()),
+        (None, ()),
+        ("uploads", ("a/", "b/")),
+    ]
+    assert output_topics(config, "p") == ("projects/p/topics/cadenza-fingerprint-out",)
+
+
+def test_the_modes_a_config_allows():
+    both = parse_job_config(CHILD, env={})
+    assert is_streaming(both) and has_batch_input(both) and can_stream(both)
+    batch_child = parse_job_config(
+        "job_name: features\nupstream: [normalize]\n"
+        "events: {inputs: [{type: listing, location: x}]}",
+        env={},
+    )
+    assert not is_streaming(batch_child) and can_stream(batch_child)
+    root = parse_job_config(
+        "job_name: tool\nevents: {inputs: [{type: listing, location: x}]}", env={}
+    )
+    assert not can_stream(root)
