@@ -24,7 +24,7 @@ import sys
 from rich.console import Console
 
 from cadenza.core import CadenzaError, load_job_config
-from cadenza.devtools.dataflow_deploy import submit, write_dataflow_request
+from cadenza.devtools.dataflow_deploy import pipeline_path, submit, write_dataflow_request
 from cadenza.devtools.local_deploy import deploy_local
 from cadenza.devtools.localstack import working_directory
 from cadenza.devtools.registry import read_registry
@@ -114,7 +114,8 @@ def _dataflow(args, config, logic, rest, console: Console) -> int:
             )
             console.print(
                 f"dry run: nothing submitted. The Dataflow job request ({request['type']}, "
-                f"job {request['name']!r}, image {', '.join(images)}) is in {output}"
+                f"job {request['name']!r}, image {', '.join(images)}) is in {output}; the "
+                f"job graph Beam built for it in {pipeline_path(output)}"
             )
             return 0
         submit(

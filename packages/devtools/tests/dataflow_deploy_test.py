@@ -7,8 +7,11 @@ import pytest
 from cadenza.core import ConfigError, parse_job_config
 from cadenza.devtools.dataflow_deploy import (
     DeployError,
+    container_images,
     dataflow_profile,
     find_credentials,
+    job_graph,
+    pipeline_path,
     submit,
     worker_image,
     write_dataflow_request,
@@ -73,6 +76,20 @@ def test_the_dry_run_writes_the_complete_dataflow_request(tmp_path):
     assert options["sdk_container_image"] == IMAGE
     assert options["max_num_workers"] == 3
     assert options["job_name"] == "cadenza-tiny"
+    # The job graph Beam staged for Dataflow: the lifecycle's steps in order, on the image.
+    graph = job_graph(pipeline_path(output))
+    steps = [n.split("/")[1] for n in graph if n.startswith("Lifecycle/") and n.count("/") == 1]
+    assert steps[:7] == [
+        "Decode",
+        "Recipients",
+        "Ping",
+        "SkipExisting",
+        "RequireInputs",
+        "Logic",
+        "Write",
+    ]
+    assert {"DeadLetters", "WriteEvents"} <= set(graph)
+    assert container_images(pipeline_path(output)) == {IMAGE}
 
 
 def test_without_an_image_or_a_pushed_one_it_names_both_ways_to_give_one(tmp_path):

@@ -14,7 +14,8 @@
   must be built on that same base digest.
 - The dry run submits nothing and needs no credentials: Beam's DataflowRunner with
   `--template_location=<local file>` writes the complete Dataflow job request (job
-  type, worker pools with the SDK container image, pipeline options) to that file.
+  type, worker pools with the SDK container image, pipeline options) to that file,
+  and the job graph Beam staged for it (a Beam Pipeline protobuf) beside it.
   It stages to `temp_location`'s bucket, which is served meanwhile by a throwaway
   fake-gcs-server (STORAGE_EMULATOR_HOST) with fake credentials (ENVIRONMENT.md).
 - Jobs that only stream are refused: the runtime streams on the local runner only (its
@@ -187,11 +188,63 @@ def write_dataflow_request(
                         *extra_args,
                     ],
                 )
+                _keep_staged_pipeline(client, chosen.temp_location, pipeline_path(output))
             finally:
                 restore_env(previous)
     if not output.exists():
         raise DeployError(f"Beam wrote no Dataflow job request to {output}")
     return json.loads(output.read_text())
+
+
+def pipeline_path(request: pathlib.Path) -> pathlib.Path:
+    """Where the dry run keeps the job graph Beam staged for Dataflow (a Beam
+    `Pipeline` protobuf) beside the request: `request.json` -> `request.pipeline.pb`."""
+    return pathlib.Path(request).with_suffix(".pipeline.pb")
+
+
+def _keep_staged_pipeline(client, temp_location: str, target: pathlib.Path) -> None:
+    prefix = temp_location[len("gs://") :].split("/", 1)[1] if "/" in temp_location[5:] else ""
+    staged = [
+        blob
+        for blob in client.list_blobs(_bucket(temp_location), prefix=prefix or None)
+        if blob.name.endswith("/pipeline.pb")
+    ]
+    if len(staged) != 1:
+        raise DeployError(f"Beam staged {len(staged)} pipeline.pb files under {temp_location}")
+    target.write_bytes(staged[0].download_as_bytes())
+
+
+def job_graph(path: pathlib.Path) -> list[str]:
+    """The transforms of a staged Beam pipeline in the order they were applied, each
+    composite before its parts."""
+    from apache_beam.portability.api import beam_runner_api_pb2
+
+    pipeline = beam_runner_api_pb2.Pipeline.FromString(pathlib.Path(path).read_bytes())
+    transforms = pipeline.components.transforms
+    names: list[str] = []
+
+    def visit(transform_id: str) -> None:
+        transform = transforms[transform_id]
+        names.append(transform.unique_name)
+        for child in transform.subtransforms:
+            visit(child)
+
+    for root in pipeline.root_transform_ids:
+        visit(root)
+    return names
+
+
+def container_images(path: pathlib.Path) -> set[str]:
+    """The SDK container images a staged Beam pipeline's environments name."""
+    from apache_beam.portability.api import beam_runner_api_pb2
+
+    pipeline = beam_runner_api_pb2.Pipeline.FromString(pathlib.Path(path).read_bytes())
+    images = set()
+    for environment in pipeline.components.environments.values():
+        if environment.urn == "beam:env:docker:v1":
+            payload = beam_runner_api_pb2.DockerPayload.FromString(environment.payload)
+            images.add(payload.container_image)
+    return images
 
 
 def submit(
@@ -226,8 +279,11 @@ __all__ = [
     "DeployError",
     "adc_path",
     "beam_sdk_image_name",
+    "container_images",
     "dataflow_profile",
     "find_credentials",
+    "job_graph",
+    "pipeline_path",
     "pushed_image",
     "submit",
     "worker_image",
