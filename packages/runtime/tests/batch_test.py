@@ -2,19 +2,15 @@
 
 import base64
 import json
-import os
-import signal
-import subprocess
-import time
 
 import attrs
 import pytest
 from jobs_for_tests import Describe, make_config, put_input
 
 from cadenza.core import ConfigError, Message
+from cadenza.devtools.dask_cluster import DaskCluster
 from cadenza.runtime.batch import batch_ids, run_batch
 from cadenza.runtime.profiles import profile_args
-from cadenza_fixtures import python_command, subprocess_env
 
 
 def test_batch_inputs_from_a_file_and_a_listing(tmp_path):
@@ -138,64 +134,10 @@ def test_profiles_become_pipeline_flags(tmp_path):
 
 
 @pytest.fixture
-def dask_cluster(free_port, tmp_path):
+def dask_cluster(tmp_path):
     """A real dask.distributed scheduler and two workers on 127.0.0.1."""
-    address = f"tcp://127.0.0.1:{free_port}"
-    env = subprocess_env()
-    scheduler = subprocess.Popen(
-        [
-            *python_command(),
-            "-m",
-            "distributed.cli.dask_scheduler",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(free_port),
-            "--no-dashboard",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    workers = [
-        subprocess.Popen(
-            [
-                *python_command(),
-                "-m",
-                "distributed.cli.dask_worker",
-                address,
-                "--nthreads",
-                "1",
-                "--no-dashboard",
-                "--local-directory",
-                str(tmp_path / f"w{i}"),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        for i in range(2)
-    ]
-    from distributed import Client
-
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with Client(address, timeout=5) as client:
-                if len(client.scheduler_info()["workers"]) == 2:
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError("the dask cluster did not come up within 60 s")
-        time.sleep(0.5)
-    yield address
-    for process in [*workers, scheduler]:
-        os.killpg(process.pid, signal.SIGTERM)
-    for process in [*workers, scheduler]:
-        process.wait(timeout=30)
+    with DaskCluster(tmp_path / "dask", workers=2) as address:
+        yield address
 
 
 def test_local_and_dask_give_identical_outputs(tmp_path, dask_cluster):

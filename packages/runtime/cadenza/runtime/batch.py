@@ -121,7 +121,7 @@ class _WriteRecordFn(beam.DoFn):
 
     def process(self, item):
         path = f"{self._folder.rstrip('/')}/{_record_name(self._key(item))}"
-        write_atomically(path, self._render(item))
+        write_atomically(path, self._render(item), durable=False)  # records, not outputs
         yield path
 
 

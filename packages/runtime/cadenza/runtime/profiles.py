@@ -2,7 +2,10 @@
 
 - `local`: Beam's embedded FnApiRunner (named outright: `DirectRunner` would first try
   to download the Prism runner, which fails offline).
-- `dask`: Beam's DaskRunner on the `dask.distributed` scheduler at `scheduler`.
+- `dask`: Beam's DaskRunner on the `dask.distributed` scheduler at `scheduler`, one
+  element per partition (`--dask_partition_size=1`) unless the options say otherwise:
+  a media element is heavy work, and the runner's default of 128 elements per
+  partition put a whole small batch on one worker.
 - `dataflow`: Google Cloud Dataflow in `project`/`region`, staging to `temp_location`,
   workers running `sdk_container_image` when given.
 
@@ -40,6 +43,8 @@ def profile_args(config: JobConfig, profile_name: str) -> list[str]:
         args = [f"--runner={LOCAL_RUNNER}"]
     elif profile.runner == "dask":
         args = [f"--runner={DASK_RUNNER}", f"--dask_client_address={profile.scheduler}"]
+        if not {"dask_npartitions", "dask_partition_size"} & set(profile.options):
+            args.append("--dask_partition_size=1")
     else:
         args = [
             f"--runner={DATAFLOW_RUNNER}",

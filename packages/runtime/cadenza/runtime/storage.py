@@ -63,14 +63,17 @@ def gcs_client():
     return client
 
 
-def write_atomically(path: str, data: bytes, *, overwrite: bool = True) -> bool:
+def write_atomically(
+    path: str, data: bytes, *, overwrite: bool = True, durable: bool = True
+) -> bool:
     """Writes `data` to `path` so that no reader ever sees a partial file.
 
     Returns True when written; with `overwrite=False`, an existing object is left as
-    it is and False is returned.
+    it is and False is returned. On local paths the data reaches the disk before the
+    rename (fsync) unless `durable=False`, for records that can be rebuilt.
     """
     if is_local(path):
-        return _write_local(pathlib.Path(path), data, overwrite)
+        return _write_local(pathlib.Path(path), data, overwrite, durable)
     if path.startswith("gs://"):
         return _write_gcs(path, data, overwrite)
     if not overwrite and FileSystems.exists(path):
@@ -80,14 +83,15 @@ def write_atomically(path: str, data: bytes, *, overwrite: bool = True) -> bool:
     return True
 
 
-def _write_local(target: pathlib.Path, data: bytes, overwrite: bool) -> bool:
+def _write_local(target: pathlib.Path, data: bytes, overwrite: bool, durable: bool = True) -> bool:
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     try:
         with open(temporary, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         if overwrite:
             os.replace(temporary, target)
             return True

@@ -133,6 +133,13 @@ class _RunLogicFn(beam.DoFn):
 
     def _call_once(self, ctx: ElementContext):
         timeout = self._config.execution.timeout_s
+        if timeout is None:  # nothing to abandon: no thread to start and join
+            try:
+                return self._logic.process(ctx)
+            except Exception:
+                raise
+            except BaseException as err:  # SystemExit and the like: this element fails
+                raise RuntimeError(f"process() raised {type(err).__name__}") from err
         call = _Call(self._logic.process, ctx)
         call.thread.start()
         call.thread.join(timeout)

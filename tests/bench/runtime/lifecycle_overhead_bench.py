@@ -1,0 +1,116 @@
+"""The runtime's overhead: a no-op job through the full lifecycle against a plain Beam
+pipeline doing the same work, in the same run.
+
+The same work: for each element, read its input file and write a small JSON output
+file. The plain pipeline does only that (`Create | Map`); the Cadenza job does it as a
+`JobLogic` that returns the JSON, so the runtime adds its lifecycle: decode, recipients,
+audit, ping, the output and input existence checks, atomic writes with provenance, the
+output event and the outcome records. Both run on the local profile's runner, alternately,
+into fresh folders. Overhead = (lifecycle time / plain time) - 1 per message (medians);
+target (issue #4): under 15%, recorded in the results' `extra_info`. Size from
+CADENZA_BENCH_SIZE: `full` 2000 elements x 3 rounds, `smoke` 50 x 1.
+"""
+
+import json
+import os
+import statistics
+import time
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from cadenza.core import parse_job_config
+from cadenza.runtime import JobLogic, Result
+from cadenza.runtime.batch import run_batch
+from cadenza.runtime.profiles import profile_args
+
+FULL = os.environ.get("CADENZA_BENCH_SIZE", "full") == "full"
+ELEMENTS, ROUNDS = (2000, 3) if FULL else (50, 1)
+TARGET = 0.15
+
+
+class Copy(JobLogic):
+    def process(self, ctx):
+        data = ctx.inputs["audio"].read_bytes()
+        return Result(outputs={"report": {"element": ctx.element, "bytes": len(data)}})
+
+
+def config_for(root):
+    return parse_job_config(
+        f"""
+job_name: noop
+data:
+  inputs: [{{name: audio, location: {root / "in"}, suffix: .txt}}]
+  outputs: [{{name: report, location: {root / "out"}, suffix: .json}}]
+""",
+        env={},
+    )
+
+
+def inputs(root) -> list[str]:
+    (root / "in").mkdir(parents=True)
+    (root / "out").mkdir()
+    elements = [f"e{i:04d}" for i in range(ELEMENTS)]
+    for element in elements:
+        (root / "in" / f"{element}.txt").write_text(f"content of {element}\n" * 20)
+    return elements
+
+
+class _CopyFn(beam.DoFn):
+    def __init__(self, root):
+        self._root = str(root)
+
+    def process(self, element):
+        with open(f"{self._root}/in/{element}.txt", "rb") as source:
+            data = source.read()
+        with open(f"{self._root}/out/{element}.json", "w") as out:
+            json.dump({"element": element, "bytes": len(data)}, out)
+        yield element
+
+
+def plain(root) -> float:
+    elements = inputs(root)
+    options = PipelineOptions(profile_args(config_for(root), "local"))
+    started = time.perf_counter()
+    with beam.Pipeline(options=options) as pipeline:
+        _ = pipeline | beam.Create(elements) | beam.ParDo(_CopyFn(root))
+    took = time.perf_counter() - started
+    assert len(list((root / "out").iterdir())) == ELEMENTS
+    return took
+
+
+def lifecycle(root) -> float:
+    elements = inputs(root)
+    started = time.perf_counter()
+    run = run_batch(
+        config_for(root), Copy(), profile="local", elements=elements, runs_root=str(root / "runs")
+    )
+    took = time.perf_counter() - started
+    assert run.counts() == {"processed": ELEMENTS}
+    return took
+
+
+def test_lifecycle_against_plain_beam(benchmark, tmp_path):
+    plain(tmp_path / "warm-plain")
+    lifecycle(tmp_path / "warm-lifecycle")
+    times = {"plain": [], "lifecycle": []}
+    for r in range(ROUNDS):
+        times["plain"].append(plain(tmp_path / f"r{r}-plain"))
+        times["lifecycle"].append(lifecycle(tmp_path / f"r{r}-lifecycle"))
+    counter = iter(range(100))
+    benchmark.pedantic(
+        lambda: lifecycle(tmp_path / f"bench-{next(counter)}"), rounds=1, iterations=1
+    )
+    plain_s, lifecycle_s = statistics.median(times["plain"]), statistics.median(times["lifecycle"])
+    overhead = lifecycle_s / plain_s - 1
+    benchmark.extra_info.update(
+        {
+            "elements": ELEMENTS,
+            "plain_ms_per_message": round(1000 * plain_s / ELEMENTS, 3),
+            "lifecycle_ms_per_message": round(1000 * lifecycle_s / ELEMENTS, 3),
+            "overhead": round(overhead, 3),
+            "overhead_target": TARGET,
+            "meets_target": overhead < TARGET,
+        }
+    )
+    assert plain_s > 0 and lifecycle_s > 0
