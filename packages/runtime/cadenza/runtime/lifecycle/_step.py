@@ -90,6 +90,12 @@ class _RoutingFn(beam.DoFn):
     def teardown(self):
         self._fn.teardown()
 
+    def start_bundle(self):
+        self._fn.start_bundle()
+
+    def finish_bundle(self):
+        self._fn.finish_bundle()  # steps' bundle hooks keep state, never emit
+
     def process(self, element):
         token, carried = None, isinstance(element, Carried)
         if carried:
@@ -170,6 +176,14 @@ class _FusedFn(beam.DoFn):
     def teardown(self):
         for fn in self._fns:
             fn.teardown()
+
+    def start_bundle(self):
+        for fn in self._fns:
+            fn.start_bundle()
+
+    def finish_bundle(self):
+        for fn in self._fns:
+            fn.finish_bundle()
 
     def process(self, element):
         current = [element]

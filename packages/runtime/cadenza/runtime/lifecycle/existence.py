@@ -3,6 +3,11 @@
 Outputs written by this very message (their provenance names its id: an earlier
 delivery wrote them, then the job stopped before acknowledging) are its own work: it
 is audited `processed`, as the first delivery would have been, not `skipped`.
+
+Checks go through Beam's FileSystems (local paths, gs://, any Beam filesystem) and are
+batched per bundle by `BundleExistence`: the first LISTING_AFTER checks in a folder are
+single lookups, and once a bundle has asked that many, one listing of the folder answers
+the rest of the bundle. No element waits for others: each is answered when it comes.
 """
 
 from __future__ import annotations
@@ -15,15 +20,56 @@ from cadenza.runtime.lifecycle._step import Step, count
 from cadenza.runtime.lifecycle.records import DEAD_LETTER, PUBLISH, DeadLetter
 from cadenza.runtime.storage import read_provenance
 
+LISTING_AFTER = 8
 
-def outputs_done(config: JobConfig, element: str) -> bool:
+
+def _folder(path: str) -> str:
+    return path.rsplit("/", 1)[0] if "/" in path else "."
+
+
+class BundleExistence:
+    """Existence checks for one bundle (see the module docstring)."""
+
+    def __init__(self, listing_after: int = LISTING_AFTER):
+        self._after = listing_after
+        self._asked: dict[str, int] = {}
+        self._listed: dict[str, frozenset[str] | None] = {}  # None: listing failed
+        self.lookups = self.listings = 0
+
+    def exists(self, path: str) -> bool:
+        folder = _folder(path)
+        listed = self._listed.get(folder)
+        if listed is not None:
+            return path in listed
+        self._asked[folder] = self._asked.get(folder, 0) + 1
+        if folder not in self._listed and self._asked[folder] > self._after:
+            self._listed[folder] = listed = self._list(folder)
+            if listed is not None:
+                return path in listed
+        self.lookups += 1
+        return FileSystems.exists(path)
+
+    def _list(self, folder: str) -> frozenset[str] | None:
+        self.listings += 1
+        try:
+            (result,) = FileSystems.match([f"{folder}/*"])
+        except Exception:  # a folder that cannot be listed: single lookups it is
+            return None
+        return frozenset(m.path for m in result.metadata_list)
+
+
+def _single(path: str) -> bool:
+    return FileSystems.exists(path)
+
+
+def outputs_done(config: JobConfig, element: str, exists=_single) -> bool:
     """True when every checked output of `element` exists (in this job version, if asked)."""
     checked = [loc for loc in config.data.outputs if not loc.skip_existence_check]
     if not checked:
         return False
     for loc in checked:
         path = loc.path_for(element)
-        if not FileSystems.exists(path):
+        if not exists(path):
             return False
         if config.reprocess_on_version_change:
             provenance = read_provenance(path) or {}
@@ -41,20 +87,39 @@ def written_by(config: JobConfig, message) -> bool:
     return provenance.get("message_id") == message.message_id
 
 
-def missing_inputs(config: JobConfig, element: str) -> list[str]:
+def missing_inputs(config: JobConfig, element: str, exists=_single) -> list[str]:
     return [
         f"{loc.name} ({loc.path_for(element)})"
         for loc in config.data.inputs
-        if not loc.skip_existence_check and not FileSystems.exists(loc.path_for(element))
+        if not loc.skip_existence_check and not exists(loc.path_for(element))
     ]
 
 
-class _SkipExistingFn(beam.DoFn):
+class _BundleChecksFn(beam.DoFn):
+    """A DoFn with a `BundleExistence` for each bundle."""
+
     def __init__(self, config: JobConfig):
         self._config = config
+        self._checks = None
 
+    def start_bundle(self):
+        self._checks = BundleExistence()
+
+    def finish_bundle(self):
+        checks, self._checks = self._checks, None
+        if checks is not None:
+            count(self._config.job_name, "existence_lookups", checks.lookups)
+            count(self._config.job_name, "existence_listings", checks.listings)
+
+    def exists(self, path: str) -> bool:
+        if self._checks is None:  # a runner that did not start the bundle: no batching
+            return FileSystems.exists(path)
+        return self._checks.exists(path)
+
+
+class _SkipExistingFn(_BundleChecksFn):
     def process(self, message):
-        if message.force or not outputs_done(self._config, message.element):
+        if message.force or not outputs_done(self._config, message.element, self.exists):
             yield message
             return
         if written_by(self._config, message):
@@ -82,12 +147,9 @@ class SkipExistingOutputs(Step):
         return _SkipExistingFn(self._config)
 
 
-class _RequireInputsFn(beam.DoFn):
-    def __init__(self, config: JobConfig):
-        self._config = config
-
+class _RequireInputsFn(_BundleChecksFn):
     def process(self, message):
-        missing = missing_inputs(self._config, message.element)
+        missing = missing_inputs(self._config, message.element, self.exists)
         if not missing:
             yield message
             return
