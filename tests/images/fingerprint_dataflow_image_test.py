@@ -21,14 +21,7 @@ from cadenza.runtime import JobLogic, Result
 from tests.images.nested_build import build_in_another_clone, remove_output_root
 from tools.image import base, push
 from tools.image.layer import collect, write_layer
-from tools.image.layout import (
-    CONFIG_TYPE,
-    LAYER_TYPE,
-    MANIFEST_TYPE,
-    Image,
-    LayoutWriter,
-    canonical_json,
-)
+from tools.image.layout import Image, write_single_layer_image
 
 BEAM_BOOT = ["/opt/apache/beam/boot"]
 
@@ -37,27 +30,16 @@ def stand_in_beam_image(work: pathlib.Path) -> pathlib.Path:
     """A one-layer image with Beam's entry point and a boot script, as an OCI layout."""
     (work / "boot").mkdir(parents=True)
     (work / "boot" / "boot").write_text("#!/bin/sh\necho 'stand-in for the Beam boot program'\n")
-    layer = write_layer(collect([(str(work / "boot"), "opt/apache/beam")]), work / "layer.tar")
-    writer = LayoutWriter(work / "layout")
-    descriptor = writer.add_file(work / "layer.tar", LAYER_TYPE)
+    write_layer(collect([(str(work / "boot"), "opt/apache/beam")]), work / "layer.tar")
     config = {
-        "architecture": "amd64",
-        "os": "linux",
         "config": {
             "Env": ["PATH=/usr/local/bin:/usr/bin:/bin"],
             "Entrypoint": BEAM_BOOT,
             "WorkingDir": "/",
-        },
-        "rootfs": {"type": "layers", "diff_ids": [layer.digest]},
-        "history": [{"created_by": "stand-in for apache/beam_python3.11_sdk"}],
+        }
     }
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": MANIFEST_TYPE,
-        "config": writer.add_bytes(canonical_json(config), CONFIG_TYPE),
-        "layers": [descriptor],
-    }
-    writer.finish(manifest, "stand-in")
+    created_by = "stand-in for apache/beam_python3.11_sdk"
+    write_single_layer_image(work / "layout", work / "layer.tar", config, created_by, "stand-in")
     return work / "layout"
 
 

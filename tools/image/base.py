@@ -31,15 +31,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from tools.image.layout import (
-    CONFIG_TYPE,
-    LAYER_TYPE,
-    MANIFEST_TYPE,
-    Image,
-    LayoutError,
-    LayoutWriter,
-    canonical_json,
-)
+from tools.image.layout import Image, LayoutError, write_single_layer_image
 
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
@@ -145,13 +137,8 @@ def build(name: str, root: pathlib.Path) -> Image:
         layer_tar = scratch / "layer.tar"
         _tar_rootfs(rootfs, layer_tar)
         layout = scratch / "layout"
-        writer = LayoutWriter(layout)
-        layer = writer.add_file(layer_tar, LAYER_TYPE)
-        built = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         config = {
-            "architecture": "amd64",
-            "os": "linux",
-            "created": built,
+            "created": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "config": {
                 "Env": [
                     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -162,22 +149,9 @@ def build(name: str, root: pathlib.Path) -> Image:
                     "dev.cadenza.base.description": spec.description,
                 },
             },
-            "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]},
-            "history": [
-                {
-                    "created": built,
-                    "created_by": "debootstrap --variant=minbase "
-                    f"--include={','.join(spec.packages)} {SUITE}",
-                }
-            ],
         }
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": MANIFEST_TYPE,
-            "config": writer.add_bytes(canonical_json(config), CONFIG_TYPE),
-            "layers": [layer],
-        }
-        writer.finish(manifest, f"cadenza-base-{name}")
+        created_by = f"debootstrap --variant=minbase --include={','.join(spec.packages)} {SUITE}"
+        write_single_layer_image(layout, layer_tar, config, created_by, f"cadenza-base-{name}")
         target = root / name
         old = scratch / "old"
         if target.exists():

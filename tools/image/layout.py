@@ -113,6 +113,33 @@ class LayoutWriter:
         return descriptor["digest"]
 
 
+def write_single_layer_image(
+    layout: pathlib.Path, layer_tar: pathlib.Path, config: dict, created_by: str, ref_name: str
+) -> str:
+    """A one-layer image (a base) in a new layout: the layer tar and `config` (its
+    `config` section and any of `architecture`, `os`, `created`), completed with the
+    rootfs and a history entry. Returns the manifest digest."""
+    writer = LayoutWriter(layout)
+    layer = writer.add_file(layer_tar, LAYER_TYPE)
+    history = {"created_by": created_by}
+    if "created" in config:
+        history["created"] = config["created"]
+    document = {
+        "architecture": "amd64",
+        "os": "linux",
+        **config,
+        "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]},
+        "history": [history],
+    }
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": MANIFEST_TYPE,
+        "config": writer.add_bytes(canonical_json(document), CONFIG_TYPE),
+        "layers": [layer],
+    }
+    return writer.finish(manifest, ref_name)
+
+
 def write_archive(layout: pathlib.Path, out: pathlib.Path, repo_tag: str) -> None:
     """A tar of the layout with fixed times and owners: an `oci-archive`, and also a
     `docker-archive`, since its top-level manifest.json names the same config and layer

@@ -11,15 +11,7 @@ import pytest
 from tools.image.assemble import BuiltLayer, ImageSettings, assemble, git_revision
 from tools.image.base import BASES, IMPORTED
 from tools.image.layer import collect, write_layer
-from tools.image.layout import (
-    CONFIG_TYPE,
-    LAYER_TYPE,
-    MANIFEST_TYPE,
-    Image,
-    LayoutError,
-    LayoutWriter,
-    canonical_json,
-)
+from tools.image.layout import Image, LayoutError, write_single_layer_image
 
 
 def tiny_base(root: pathlib.Path) -> Image:
@@ -27,24 +19,11 @@ def tiny_base(root: pathlib.Path) -> Image:
     (root / "etc").mkdir(parents=True)
     (root / "etc" / "os-release").write_text("ID=tiny\n")
     layer = write_layer(collect([(str(root / "etc"), "etc")]), root / "base.tar")
-    writer = LayoutWriter(root / "layout")
-    descriptor = writer.add_file(root / "base.tar", LAYER_TYPE)
-    assert descriptor["digest"] == layer.digest
-    config = {
-        "architecture": "amd64",
-        "os": "linux",
-        "config": {"Env": ["PATH=/usr/bin", "LANG=C"]},
-        "rootfs": {"type": "layers", "diff_ids": [layer.digest]},
-        "history": [{"created_by": "tiny"}],
-    }
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": MANIFEST_TYPE,
-        "layers": [descriptor],
-        "config": writer.add_bytes(canonical_json(config), CONFIG_TYPE),
-    }
-    writer.finish(manifest, "tiny")
-    return Image.read(root / "layout")
+    config = {"config": {"Env": ["PATH=/usr/bin", "LANG=C"]}}
+    write_single_layer_image(root / "layout", root / "base.tar", config, "tiny", "tiny")
+    image = Image.read(root / "layout")
+    assert image.manifest["layers"][0]["digest"] == layer.digest
+    return image
 
 
 def job_image(tmp: pathlib.Path, name: str) -> Image:

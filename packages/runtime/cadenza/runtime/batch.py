@@ -219,9 +219,12 @@ def run_batch(
     folder = f"{runs_root.rstrip('/')}/{config.job_name}/{run_id}"
     dead_folder = dead_letter_folder(config, folder)
     options = pipeline_options(config, profile, extra_args)
+    fused = config.profile(profile).runner == "local"  # one DoFn: the local runner's speed
     with beam.Pipeline(options=options) as pipeline:
         results = (
-            pipeline | "Events" >> beam.Create(events, reshuffle=False) | Lifecycle(config, logic)
+            pipeline
+            | "Events" >> beam.Create(events, reshuffle=False)
+            | Lifecycle(config, logic, fused=fused)
         )
         outcomes, dead_letters, events_folder = (
             f"{folder}/outcomes",

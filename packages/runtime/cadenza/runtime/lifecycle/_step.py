@@ -121,7 +121,9 @@ class _RoutingFn(beam.DoFn):
             yield Routed(FINISHED, Carried(token, None))
 
 
-def _only(tag: str):
+def only_tag(tag: str):
+    """A FlatMap function keeping the values of `Routed` records with `tag`."""
+
     def select(routed: Routed):
         if routed.tag == tag:
             yield routed.value
@@ -139,7 +141,7 @@ class RunStep(beam.PTransform):
 
     def expand(self, pcoll):
         routed = pcoll | "Run" >> beam.ParDo(_RoutingFn(self._fn, self._job, self._stage))
-        return {tag: routed | f"Only_{tag}" >> beam.FlatMap(_only(tag)) for tag in (MAIN, *TAGS)}
+        return {tag: routed | f"Only_{tag}" >> beam.FlatMap(only_tag(tag)) for tag in (MAIN, *TAGS)}
 
 
 def with_step_outputs(label: str, fn: beam.DoFn, *, job: str, stage: str) -> beam.PTransform:
