@@ -134,7 +134,7 @@ def test_local_deploy_streams_an_upload_and_stop_drains(tmp_path, monkeypatch):
         )
         text = out.file.getvalue()
         assert code == 0, text
-        assert "local stack started" in text and "(re)applied" in text
+        assert "local stack started" in text and "(re)applied" in text and "recreated" in text
         assert "cadenza-tinyjob-uploads-uploads" in text and CREATED in text
         state = stack.status()
         assert state is not None
@@ -186,13 +186,13 @@ def test_local_deploy_streams_an_upload_and_stop_drains(tmp_path, monkeypatch):
         pids = dict(state.pids)
         assert stack.stop() and stack.status() is None
         assert not any(pid_alive(p) for p in pids.values())
-        restarted, started = stack.ensure()  # objects kept, Pub/Sub empty
+        restarted, started = stack.ensure()  # objects kept; the wiring recreated
         assert started and restarted.pids != pids
         previous = apply_env(restarted.env)
         try:
             assert storage.Client().bucket("uploads").blob("new/a.txt").exists()
             rows = apply_plan(plan, restarted.project)
-            assert {r.name: r.status for r in rows}["cadenza-tinyjob-uploads-uploads"] == CREATED
+            assert {r.name: r.status for r in rows}["cadenza-tinyjob-uploads-uploads"] == EXISTS
         finally:
             restore_env(previous)
     finally:

@@ -147,8 +147,9 @@ def _stack(stack: LocalStack, jobs: LocalJobs, args, console: Console) -> int:
     if stack.stop():
         console.print(
             f"local stack in {stack.root} stopped. Objects are kept in {stack.root / 'gcs'}; "
-            "Pub/Sub topics, subscriptions and unacknowledged messages are gone (in memory): "
-            "the next deploy starts the stack and applies the wiring again."
+            "Pub/Sub's unacknowledged messages are gone (the emulator keeps them in memory); "
+            f"its topics and subscriptions are recreated from {stack.wiring_path.name} when "
+            "the stack starts again (the next deploy)."
         )
     else:
         console.print(f"no local stack recorded in {stack.root}")

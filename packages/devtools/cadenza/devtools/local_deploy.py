@@ -26,6 +26,7 @@ from cadenza.devtools.emulators import EmulatorError, apply_env, restore_env
 from cadenza.devtools.localjobs import JobError, LocalJobs
 from cadenza.devtools.localstack import LocalStack
 from cadenza.devtools.wiring_apply import (
+    ACK_DEADLINE_S,
     apply_plan,
     ensure_local_buckets,
     job_plan,
@@ -108,8 +109,9 @@ def deploy_local(
             f"local stack started in {stack.root}: Pub/Sub emulator {state.pubsub_host}, "
             f"fake-gcs-server {state.storage_url} (uploads to every bucket -> "
             f"{state.uploads_topic}). The Pub/Sub emulator keeps its state in memory: "
-            "topics and subscriptions are (re)applied now; objects are kept in "
-            f"{stack.root / 'gcs'}."
+            f"the topics and subscriptions deploys made are recreated from "
+            f"{stack.wiring_path.name} and (re)applied now (messages that were not "
+            f"acknowledged before a stop are lost); objects are kept in {stack.root / 'gcs'}."
         )
     else:
         console.print(
@@ -123,6 +125,10 @@ def deploy_local(
     finally:
         restore_env(previous)
     console.print(wiring_table(rows, f"wiring for {config.job_name} (local stack)"))
+    stack.record_wiring(
+        [t.name for t in plan.topics],
+        [(s.name, s.topic, ACK_DEADLINE_S) for s in plan.subscriptions if not s.external],
+    )
     if problems(rows):
         console.print("[red]deploy:[/red] the wiring has problems (above); the job was not started")
         return 1

@@ -166,6 +166,67 @@ class LocalStack:
             self._stop_recorded()  # a half-dead stack: end what is left of it
             return self._start(), True
 
+    @property
+    def wiring_path(self) -> pathlib.Path:
+        """The topics and subscriptions deploys created, recreated when the stack starts
+        (the Pub/Sub emulator keeps them in memory only)."""
+        return self.root / "pubsub-wiring.json"
+
+    def record_wiring(self, topics, subscriptions) -> None:
+        """Adds topics (names) and subscriptions ((name, topic, ack deadline s)) to the
+        record that a restart recreates."""
+        with self._locked():
+            known = self._read_wiring()
+            known["topics"] = sorted(set(known["topics"]) | set(topics))
+            by_name = {s[0]: list(s) for s in known["subscriptions"]}
+            by_name.update({s[0]: list(s) for s in subscriptions})
+            known["subscriptions"] = sorted(by_name.values())
+            tmp = self.wiring_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(known, indent=2) + "\n")
+            tmp.replace(self.wiring_path)
+
+    def _read_wiring(self) -> dict:
+        try:
+            return json.loads(self.wiring_path.read_text())
+        except FileNotFoundError:
+            return {"topics": [], "subscriptions": []}
+
+    def _restore_wiring(self, env) -> int:
+        """Recreates the recorded topics and subscriptions; returns how many it made."""
+        from google.api_core.exceptions import AlreadyExists
+        from google.cloud import pubsub_v1
+
+        from cadenza.devtools.emulators import apply_env, restore_env
+
+        known = self._read_wiring()
+        if not known["topics"] and not known["subscriptions"]:
+            return 0
+        previous = apply_env(env)
+        made = 0
+        publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+        try:
+            for topic in known["topics"]:
+                try:
+                    publisher.create_topic(name=f"projects/{self.project}/topics/{topic}")
+                    made += 1
+                except AlreadyExists:
+                    pass
+            for name, topic, ack_deadline_s in known["subscriptions"]:
+                request = {
+                    "name": f"projects/{self.project}/subscriptions/{name}",
+                    "topic": f"projects/{self.project}/topics/{topic}",
+                    "ack_deadline_seconds": ack_deadline_s,
+                }
+                try:
+                    subscriber.create_subscription(request=request)
+                    made += 1
+                except AlreadyExists:
+                    pass
+        finally:
+            subscriber.close()
+            restore_env(previous)
+        return made
+
     def _start(self) -> StackState:
         previous = self.read_state()
         ports = dict(previous.ports) if previous else {}
@@ -177,6 +238,7 @@ class LocalStack:
             storage_port=_port_or_free(ports.get("storage")),
         )
         emulators.start()  # each server in its own session: they outlive this process
+        self._restore_wiring(emulators.env())
         state = StackState(
             root=str(self.root),
             project=self.project,
