@@ -2,25 +2,17 @@
 output messages; each track is fingerprinted into the catalog once and its event published."""
 
 import json
-import time
 
 import soundfile as sf
 
 from cadenza.audio.fingerprint.synthetic import melody
 from cadenza.core import Message, decode, encode, load_job_config
 from cadenza.runtime.streaming import run_streaming
+from cadenza_fixtures import wait_for
 from jobs.fingerprint.logic import Fingerprint
 from jobs.fingerprint.pipeline import CONFIG
 
 RATE = 22050
-
-
-def wait_for(condition, what: str, timeout_s: float = 180.0) -> None:
-    """Polls `condition` until true; fails naming `what` (a wait, not a timing check)."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.2)
 
 
 def test_streamed_tracks_are_cataloged_matched_and_announced(tmp_path, pubsub):

@@ -10,7 +10,6 @@ reason; a re-uploaded excerpt is found in the catalog."""
 
 import io
 import json
-import time
 
 import numpy as np
 import pytest
@@ -26,7 +25,7 @@ from cadenza.devtools.emulators import apply_env, restore_env
 from cadenza.devtools.local_deploy import deploy_local
 from cadenza.devtools.localjobs import LocalJobs, tail
 from cadenza.devtools.localstack import LocalStack
-from cadenza_fixtures import runfiles_root
+from cadenza_fixtures import runfiles_root, wait_for
 
 JOBS = ("normalize", "fingerprint", "features")
 UPLOADS, DATA = "cadenza-uploads", "cadenza-data"
@@ -38,15 +37,9 @@ def mp3(seconds: float, seed: int) -> bytes:
     return buffer.getvalue()
 
 
-def wait_for(check, what: str, jobs: LocalJobs, timeout_s: float = 180.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.5)
-    logs = "\n".join(f"--- {job} ---\n{tail(jobs.log_path(job), 30)}" for job in JOBS)
-    raise AssertionError(f"timed out waiting for {what}; the jobs' logs end:\n{logs}")
+def logs_of(jobs: LocalJobs):
+    """For wait_for: the end of every job's log."""
+    return lambda: "\n".join(f"--- {job} ---\n{tail(jobs.log_path(job), 30)}" for job in JOBS)
 
 
 @pytest.fixture
@@ -105,18 +98,30 @@ def test_an_upload_starts_normalize_and_both_its_children(deployed, tmp_path, ca
     uploads.blob("elsewhere/ignored.mp3").upload_from_string(song)
     uploads.blob("incoming/notes.mp3").upload_from_string(b"these are notes, not audio\n" * 20)
 
-    flac = wait_for(lambda: data.get_blob("normalize/incoming/song.mp3.flac"), "normalize", jobs)
+    flac = wait_for(
+        lambda: data.get_blob("normalize/incoming/song.mp3.flac"),
+        "normalize",
+        explain=logs_of(jobs),
+    )
     audio, rate = soundfile.read(io.BytesIO(flac.download_as_bytes()))
     assert rate == 44100 and len(audio) == pytest.approx(30 * 44100, rel=0.01)
 
     report_path = out / "fingerprint" / "incoming" / "song.mp3.json"
     report = json.loads(
-        wait_for(lambda: report_path.exists() and report_path.read_text(), "fingerprint", jobs)
+        wait_for(
+            lambda: report_path.exists() and report_path.read_text(),
+            "fingerprint",
+            explain=logs_of(jobs),
+        )
     )
     assert report["track"] == "incoming/song.mp3" and report["matches"] == []
     features_path = out / "features" / "incoming" / "song.mp3.json"
     features = json.loads(
-        wait_for(lambda: features_path.exists() and features_path.read_text(), "features", jobs)
+        wait_for(
+            lambda: features_path.exists() and features_path.read_text(),
+            "features",
+            explain=logs_of(jobs),
+        )
     )
     assert features["duration_s"] == pytest.approx(30.0, abs=0.1)
     assert (out / "features" / "incoming" / "song.mp3.png").stat().st_size > 0
@@ -125,7 +130,7 @@ def test_an_upload_starts_normalize_and_both_its_children(deployed, tmp_path, ca
         blobs = client.list_blobs(DATA, prefix="normalize/dead_letter/")
         return [json.loads(blob.download_as_bytes()) for blob in blobs]
 
-    (record,) = wait_for(dead_letters, "a dead letter", jobs)
+    (record,) = wait_for(dead_letters, "a dead letter", explain=logs_of(jobs))
     assert record["job"] == "normalize" and record["element"] == "incoming/notes.mp3"
     assert "notes.mp3" in record["reason"]
 
@@ -136,7 +141,9 @@ def test_an_upload_starts_normalize_and_both_its_children(deployed, tmp_path, ca
     uploads.blob("incoming/clip.mp3").upload_from_string(clip.getvalue())
     clip_path = out / "fingerprint" / "incoming" / "clip.mp3.json"
     clip_report = json.loads(
-        wait_for(lambda: clip_path.exists() and clip_path.read_text(), "the clip", jobs)
+        wait_for(
+            lambda: clip_path.exists() and clip_path.read_text(), "the clip", explain=logs_of(jobs)
+        )
     )
     (match,) = clip_report["matches"]
     assert match["track"] == "incoming/song.mp3"

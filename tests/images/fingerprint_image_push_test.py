@@ -15,6 +15,13 @@ from tools.image.layout import Image
 LAYOUT = runfiles_root() / "jobs" / "fingerprint" / "image.oci"
 
 
+def push_to(registry: str, *extra: str) -> int:
+    """`bazel run //jobs/fingerprint:image_push -- --registry REGISTRY EXTRA...`, in process."""
+    return push.main(
+        ["--name", "fingerprint", "--layout", str(LAYOUT), "--registry", registry, *extra]
+    )
+
+
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
     with ImageRegistry(tmp_path_factory.mktemp("registry"), port=None) as registry:
@@ -24,18 +31,7 @@ def registry(tmp_path_factory):
 def test_push_then_pull_back_keeps_the_digest(registry, tmp_path, monkeypatch, capsys):
     built = Image.read(LAYOUT)
     monkeypatch.setenv("BUILD_WORKING_DIRECTORY", str(tmp_path / "workspace"))
-    status = push.main(
-        [
-            "--name",
-            "fingerprint",
-            "--layout",
-            str(LAYOUT),
-            "--registry",
-            f"{registry.host}/cadenza",
-            "--tag",
-            "t1",
-        ]
-    )
+    status = push_to(f"{registry.host}/cadenza", "--tag", "t1")
     assert status == 0, capsys.readouterr().err
     reference = capsys.readouterr().out.strip()
     assert reference == f"{registry.host}/cadenza/fingerprint@{built.manifest_digest}"
@@ -82,35 +78,14 @@ def test_the_default_tag_is_the_images_git_revision(registry, capsys, monkeypatc
     revision = built.config["config"]["Labels"]["dev.cadenza.git.revision"]
     tag = push.default_tag(built)
     assert tag.startswith(revision[:12])
-    assert (
-        push.main(
-            [
-                "--name",
-                "fingerprint",
-                "--layout",
-                str(LAYOUT),
-                "--registry",
-                f"{registry.host}/cadenza",
-            ]
-        )
-        == 0
-    )
+    assert push_to(f"{registry.host}/cadenza") == 0
     assert f"fingerprint:{tag}" in capsys.readouterr().err
 
 
 def test_a_registry_that_is_not_there_is_a_clear_error(tmp_path, capsys):
     from cadenza_fixtures import pick_free_port
 
-    status = push.main(
-        [
-            "--name",
-            "fingerprint",
-            "--layout",
-            str(LAYOUT),
-            "--registry",
-            f"127.0.0.1:{pick_free_port()}/x",
-        ]
-    )
+    status = push_to(f"127.0.0.1:{pick_free_port()}/x")
     assert status == 1
     error = capsys.readouterr().err
     assert "image_push fingerprint: skopeo could not push to 127.0.0.1:" in error

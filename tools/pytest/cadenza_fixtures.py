@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import pathlib
 import socket
+import time
 
 import pytest
 
@@ -28,6 +29,21 @@ def pick_free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_for(check, what: str, timeout_s: float = 180.0, explain=None):
+    """Polls `check` until it returns something true, and returns that. After `timeout_s`
+    fails naming `what`, with `explain()` (a log's end, say) when given. A wait for
+    something to happen, not a timing check."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            detail = f"\n{explain()}" if explain else ""
+            raise AssertionError(f"gave up waiting for {what} after {timeout_s:.0f} s{detail}")
+        time.sleep(0.2)
 
 
 @pytest.fixture

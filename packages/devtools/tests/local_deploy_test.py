@@ -5,7 +5,6 @@ import io
 import pathlib
 import re
 import textwrap
-import time
 
 from google.cloud import pubsub_v1, storage
 from rich.console import Console
@@ -25,6 +24,7 @@ from cadenza.devtools.wiring_apply import (
     local_plan,
     plan_rows,
 )
+from cadenza_fixtures import wait_for
 
 JOB = """\
 job_name: tinyjob
@@ -91,15 +91,6 @@ def make_job(tmp_path, monkeypatch, logic=""):
     return load_job_config(package / "job.yaml", env={})
 
 
-def wait_for(check, what, timeout_s=60.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def console():
     return Console(file=io.StringIO(), width=200)
 
@@ -145,7 +136,9 @@ def test_local_deploy_streams_an_upload_and_stop_drains(tmp_path, monkeypatch):
             bucket = storage.Client().bucket("uploads")  # deploy created it
             bucket.blob("other/skip.txt").upload_from_string(b"no")
             bucket.blob("new/a.txt").upload_from_string(b"hello")
-            wait_for(lambda: bucket.blob("out/new/a.txt.json").exists(), "the job's output")
+            wait_for(
+                lambda: bucket.blob("out/new/a.txt.json").exists(), "the job's output", timeout_s=60
+            )
             assert bucket.blob("out/new/a.txt.json").download_as_bytes() != b""
             assert not bucket.blob("out/other/skip.txt.json").exists()
             plan = local_plan(job_plan(plan_wiring(dag), config), state.uploads_topic)
@@ -253,7 +246,7 @@ def test_stop_while_a_message_is_in_work_finishes_it_or_gives_it_back(tmp_path, 
         try:
             bucket = storage.Client().bucket("uploads")  # deploy created it
             bucket.blob("new/slow.txt").upload_from_string(b"slow")
-            wait_for(marker.exists, "the job to start work on the upload")
+            wait_for(marker.exists, "the job to start work on the upload", timeout_s=60)
             assert "drained" in jobs.stop("tinyjob", timeout_s=60)
             written = bucket.blob("out/new/slow.txt.json").exists()
             subscriber = pubsub_v1.SubscriberClient()

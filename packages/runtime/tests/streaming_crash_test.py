@@ -16,17 +16,14 @@ from google.cloud import storage
 from jobs_for_tests import gcs_config_text, put_gcs_input
 
 from cadenza.core import Message, decode, encode
-from cadenza_fixtures import python_command, subprocess_env
+from cadenza_fixtures import python_command, subprocess_env, wait_for
 
 ELEMENTS = [f"t{i:02d}" for i in range(12)]
 
 
-def wait_for(condition, what: str, log, timeout_s: float = 240.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}; job log:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
+def log_end(log):
+    """For wait_for: the end of the job's log."""
+    return lambda: f"job log:\n{log.read_text()[-3000:]}"
 
 
 def test_sigkill_in_work_then_restart_gives_one_output_and_one_event_each(
@@ -92,8 +89,10 @@ def test_sigkill_in_work_then_restart_gives_one_output_and_one_event_each(
     first = start()
     in_work: set[str] = set()
     try:
-        wait_for(lambda: len(collect()) >= 3, "three events", log)
-        wait_for(lambda: in_logic(first.pid), "an element in work", log)
+        wait_for(lambda: len(collect()) >= 3, "three events", timeout_s=240, explain=log_end(log))
+        wait_for(
+            lambda: in_logic(first.pid), "an element in work", timeout_s=240, explain=log_end(log)
+        )
         in_work = in_logic(first.pid)
         os.kill(first.pid, signal.SIGKILL)
         first.wait(timeout=30)
@@ -106,7 +105,12 @@ def test_sigkill_in_work_then_restart_gives_one_output_and_one_event_each(
 
     second = start()
     try:
-        wait_for(lambda: set(collect()) >= set(ELEMENTS), "an event for every element", log)
+        wait_for(
+            lambda: set(collect()) >= set(ELEMENTS),
+            "an event for every element",
+            timeout_s=240,
+            explain=log_end(log),
+        )
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=120) == 0, log.read_text()[-3000:]
     finally:

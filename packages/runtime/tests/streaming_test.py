@@ -7,7 +7,6 @@ The job runs in this process; its logic counts its calls per element (CALLS).
 import base64
 import collections
 import json
-import time
 
 import pytest
 from google.cloud import storage
@@ -17,14 +16,7 @@ from cadenza.core import Message, decode, encode, parse_job_config
 from cadenza.runtime.storage import read_provenance, write_atomically, write_provenance
 from cadenza.runtime.streaming import StreamingSetupError, run_streaming
 from cadenza.runtime.streaming.receipts import Receipt
-
-
-def wait_for(condition, what: str, timeout_s: float = 180.0) -> None:
-    """Polls `condition` until true; fails naming `what` (a wait, not a timing check)."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.2)
+from cadenza_fixtures import wait_for
 
 
 class Job:

@@ -214,12 +214,16 @@ def _keep_staged_pipeline(client, temp_location: str, target: pathlib.Path) -> N
     target.write_bytes(staged[0].download_as_bytes())
 
 
+def _staged_pipeline(path: pathlib.Path):
+    from apache_beam.portability.api import beam_runner_api_pb2
+
+    return beam_runner_api_pb2.Pipeline.FromString(pathlib.Path(path).read_bytes())
+
+
 def job_graph(path: pathlib.Path) -> list[str]:
     """The transforms of a staged Beam pipeline in the order they were applied, each
     composite before its parts."""
-    from apache_beam.portability.api import beam_runner_api_pb2
-
-    pipeline = beam_runner_api_pb2.Pipeline.FromString(pathlib.Path(path).read_bytes())
+    pipeline = _staged_pipeline(path)
     transforms = pipeline.components.transforms
     names: list[str] = []
 
@@ -238,7 +242,7 @@ def container_images(path: pathlib.Path) -> set[str]:
     """The SDK container images a staged Beam pipeline's environments name."""
     from apache_beam.portability.api import beam_runner_api_pb2
 
-    pipeline = beam_runner_api_pb2.Pipeline.FromString(pathlib.Path(path).read_bytes())
+    pipeline = _staged_pipeline(path)
     images = set()
     for environment in pipeline.components.environments.values():
         if environment.urn == "beam:env:docker:v1":

@@ -82,18 +82,24 @@ def release_shared_logic() -> None:
 
 
 class _Call:
-    """One call of the logic on its own daemon thread."""
+    """One call of the logic: here, or on its own daemon thread when it has a timeout."""
 
     def __init__(self, fn, ctx):
         self.result, self.error = None, None
         self._fn, self._ctx = fn, ctx
-        self.thread = threading.Thread(target=self._run, daemon=True, name="cadenza-logic")
 
-    def _run(self):
+    def run(self):
         try:
             self.result = self._fn(self._ctx)
         except BaseException as err:  # handed to the caller, which decides
             self.error = err
+
+    def run_within(self, timeout: float) -> bool:
+        """Runs on a daemon thread; False if it has not returned after `timeout` s."""
+        thread = threading.Thread(target=self.run, daemon=True, name="cadenza-logic")
+        thread.start()
+        thread.join(timeout)
+        return not thread.is_alive()
 
 
 class _RunLogicFn(beam.DoFn):
@@ -133,17 +139,10 @@ class _RunLogicFn(beam.DoFn):
 
     def _call_once(self, ctx: ElementContext):
         timeout = self._config.execution.timeout_s
-        if timeout is None:  # nothing to abandon: no thread to start and join
-            try:
-                return self._logic.process(ctx)
-            except Exception:
-                raise
-            except BaseException as err:  # SystemExit and the like: this element fails
-                raise RuntimeError(f"process() raised {type(err).__name__}") from err
         call = _Call(self._logic.process, ctx)
-        call.thread.start()
-        call.thread.join(timeout)
-        if call.thread.is_alive():  # abandoned: its result, if any, is never used
+        if timeout is None:  # nothing to abandon: no thread to start and join
+            call.run()
+        elif not call.run_within(timeout):  # abandoned: its result, if any, is never used
             count(self._config.job_name, "abandoned_logic_calls")
             raise LogicTimeout(f"process() took longer than {timeout} s")
         if isinstance(call.error, Exception):
