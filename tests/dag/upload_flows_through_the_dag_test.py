@@ -6,7 +6,11 @@ emulator and fake-gcs-server. A file uploaded to the uploads bucket starts norma
 (fake-gcs-server's upload notification), whose output event starts both children
 (through the DAG's edge subscriptions). Uploads outside normalize's prefix are
 acknowledged and not processed; an upload that is not audio is dead-lettered with its
-reason; a re-uploaded excerpt is found in the catalog."""
+reason; a re-uploaded excerpt is found in the catalog. The output events' audit logs
+show each message's path through the DAG. Then messages sent to the jobs' input topics
+(`cadenza job send`): a bottom-up message for a track whose normalized file is missing
+makes fingerprint ask normalize for it, and only those two run; a ping passes through
+every job without work; a repeated message is skipped and a forced one redone."""
 
 import io
 import json
@@ -14,82 +18,22 @@ import json
 import numpy as np
 import pytest
 import soundfile
-from google.cloud import storage
-from rich.console import Console
+from dag_stack import DATA, UPLOADS, deployed_dag, logs_of, mp3, send
 
 from cadenza.audio.fingerprint.synthetic import SAMPLE_RATE, melody
-from cadenza.core import load_job_config
-from cadenza.core.dag import Dag
 from cadenza.devtools import jobctl
-from cadenza.devtools.emulators import apply_env, restore_env
-from cadenza.devtools.local_deploy import deploy_local
-from cadenza.devtools.localjobs import LocalJobs, tail
-from cadenza.devtools.localstack import LocalStack
-from cadenza_fixtures import runfiles_root, wait_for
-
-JOBS = ("normalize", "fingerprint", "features")
-UPLOADS, DATA = "cadenza-uploads", "cadenza-data"
-
-
-def mp3(seconds: float, seed: int) -> bytes:
-    buffer = io.BytesIO()
-    soundfile.write(buffer, melody(seconds=seconds, seed=seed), SAMPLE_RATE, format="MP3")
-    return buffer.getvalue()
-
-
-def logs_of(jobs: LocalJobs):
-    """For wait_for: the end of every job's log."""
-    return lambda: "\n".join(f"--- {job} ---\n{tail(jobs.log_path(job), 30)}" for job in JOBS)
+from cadenza_fixtures import wait_for
 
 
 @pytest.fixture
-def deployed(tmp_path, monkeypatch):
-    """The three jobs deployed on a fresh local stack; yields (storage client, jobs, out)."""
-    out = tmp_path / "out"
-    env = {
-        "NORMALIZE_INPUT": f"gs://{UPLOADS}",
-        "NORMALIZE_OUTPUT": f"gs://{DATA}/normalize",
-        "FINGERPRINT_OUTPUT": str(out / "fingerprint"),
-        "FINGERPRINT_INDEX": str(out / "index"),
-        "FEATURES_OUTPUT": str(out / "features"),
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    configs = {
-        job: load_job_config(runfiles_root() / "jobs" / job / "job.yaml", env=env) for job in JOBS
-    }
-    dag = Dag.build(list(configs.values()))
-    stack, jobs = LocalStack(tmp_path / "stack"), LocalJobs(tmp_path / "jobs")
-    console = Console(file=io.StringIO(), width=200)
-    try:
-        stack_state, _ = stack.ensure()
-        previous = apply_env(stack_state.env)
-        client = storage.Client(project=stack_state.project)
-        for job in JOBS:
-            code = deploy_local(
-                configs[job],
-                dag,
-                module=f"jobs.{job}.pipeline",
-                job=job,
-                console=console,
-                stack_root=stack.root,
-                jobs_root=jobs.root,
-                cwd=tmp_path,
-            )
-            assert code == 0, console.file.getvalue()
-        assert {b.name for b in client.list_buckets()} == {UPLOADS, DATA}  # deploy made them
-        yield client, jobs, out, stack.root
-    finally:
-        for job in JOBS:
-            if jobs.state(job) is not None:
-                jobs.stop(job)
-        stack.stop()
-        if "previous" in locals():
-            restore_env(previous)
+def deployed(tmp_path):
+    with deployed_dag(tmp_path) as dag:
+        yield dag.client, dag.jobs, dag.out, dag.stack_root, dag.events
 
 
 def test_an_upload_starts_normalize_and_both_its_children(deployed, tmp_path, capsys):
-    client, jobs, out, stack_root = deployed
+    client, jobs, out, stack_root, events = deployed
+    assert {b.name for b in client.list_buckets()} == {UPLOADS, DATA}  # deploy made them
     uploads, data = client.bucket(UPLOADS), client.bucket(DATA)
     song = mp3(seconds=30, seed=5)
     (tmp_path / "song.mp3").write_bytes(song)
@@ -159,3 +103,53 @@ def test_an_upload_starts_normalize_and_both_its_children(deployed, tmp_path, ca
     assert "gs://cadenza-data/normalize/incoming/clip.mp3.flac" in listed
     assert data.get_blob("normalize/elsewhere/ignored.mp3.flac") is None
     assert not list(client.list_blobs(DATA, prefix="normalize/elsewhere"))
+
+    # Each output event's audit log is the message's path through the DAG.
+    assert events.path("normalize", "incoming/song.mp3") == [("normalize", "processed")]
+    for child in ("fingerprint", "features"):
+        path = wait_for(lambda c=child: events.path(c, "incoming/song.mp3"), f"{child}'s event")
+        assert path == [("normalize", "processed"), (child, "processed")]
+
+    # Bottom-up: fingerprint is asked for a track normalize never converted (it was
+    # uploaded outside normalize's prefix); it asks normalize, then completes. features,
+    # not a recipient, does nothing.
+    send(stack_root, "fingerprint", "elsewhere/ignored.mp3", "--bottom-up")
+    bottom_up_report = out / "fingerprint" / "elsewhere" / "ignored.mp3.json"
+    wait_for(bottom_up_report.exists, "the bottom-up report", explain=logs_of(jobs))
+    assert json.loads(bottom_up_report.read_text())["matches"][0]["track"] == "incoming/song.mp3"
+    assert data.get_blob("normalize/elsewhere/ignored.mp3.flac") is not None
+    assert wait_for(
+        lambda: events.path("fingerprint", "elsewhere/ignored.mp3"), "fingerprint's event"
+    ) == [
+        ("fingerprint", "triggered-parent"),
+        ("normalize", "processed"),
+        ("fingerprint", "processed"),
+    ]
+    assert events.paths("features", "elsewhere/ignored.mp3") == []
+    assert not (out / "features" / "elsewhere").exists()
+
+    # A ping goes through every job, doing no work.
+    send(stack_root, "normalize", "incoming/never-uploaded.mp3", "--ping")
+    for child in ("fingerprint", "features"):
+        path = wait_for(
+            lambda c=child: events.path(c, "incoming/never-uploaded.mp3"), f"{child}'s ping"
+        )
+        assert path == [("normalize", "ping"), (child, "ping")]
+    assert data.get_blob("normalize/incoming/never-uploaded.mp3.flac") is None
+    assert not (out / "fingerprint" / "incoming" / "never-uploaded.mp3.json").exists()
+
+    # Sent again, a message whose outputs exist is skipped; forced, it is redone.
+    before = report_path.stat().st_mtime_ns
+    send(stack_root, "fingerprint", "incoming/song.mp3")
+    wait_for(lambda: len(events.paths("fingerprint", "incoming/song.mp3")) == 2, "the repeat")
+    assert events.paths("fingerprint", "incoming/song.mp3")[1] == [
+        ("fingerprint", "skipped-output-exists")
+    ]
+    assert report_path.stat().st_mtime_ns == before
+    send(stack_root, "fingerprint", "incoming/song.mp3", "--force")
+    wait_for(lambda: len(events.paths("fingerprint", "incoming/song.mp3")) == 3, "the forced one")
+    assert events.paths("fingerprint", "incoming/song.mp3")[2] == [("fingerprint", "processed")]
+    assert report_path.stat().st_mtime_ns > before
+    # The re-run finds the same song, uploaded elsewhere since, in the catalog.
+    rerun = json.loads(report_path.read_text())
+    assert "elsewhere/ignored.mp3" in {m["track"] for m in rerun["matches"]}

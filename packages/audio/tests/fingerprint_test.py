@@ -181,6 +181,23 @@ def test_overlaps_find_an_excerpt_and_a_reupload(index):
     assert find_overlaps(index, melody(30, 999)) == []
 
 
+def test_identical_copies_in_the_catalog_are_all_found(tmp_path):
+    catalog = FingerprintIndex.open(tmp_path / "db")
+    for name in ("song-1", "song-2"):
+        catalog.add(name, TRACKS[name])
+    catalog.add("song-1-copy", TRACKS["song-1"])
+    catalog.commit()
+    query = excerpt("song-1", 12, 10)
+    assert catalog.identify(query).track is None  # a tie: no single answer
+    found = catalog.identify_all(query)
+    assert sorted(m.track for m in found) == ["song-1", "song-1-copy"]
+    assert all(abs(m.offset_s - 12) <= 0.1 for m in found)
+    assert [m.track for m in catalog.identify_all(excerpt("song-2", 5, 10))] == ["song-2"]
+    assert catalog.identify_all(melody(10, 999)) == []
+    overlaps = find_overlaps(catalog, TRACKS["song-1"])
+    assert sorted(o.track for o in overlaps) == ["song-1", "song-1-copy"]
+
+
 INDEXER = textwrap.dedent(
     """
     import sys

@@ -93,9 +93,13 @@ def test_mismatched_data_location_names_both_sides():
 def test_wiring_plan_is_deterministic_and_complete(diamond):
     plan = plan_wiring(diamond)
     assert [t.name for t in plan.topics] == [
+        "cadenza-catalog-in",
         "cadenza-catalog-out",
+        "cadenza-features-in",
         "cadenza-features-out",
+        "cadenza-fingerprint-in",
         "cadenza-fingerprint-out",
+        "cadenza-normalize-in",
         "cadenza-normalize-out",
         "cadenza-uploads-uploads",
         "catalog-updates",
@@ -110,9 +114,11 @@ def test_wiring_plan_is_deterministic_and_complete(diamond):
         Subscription(
             name="cadenza-catalog-from-fingerprint", topic="cadenza-fingerprint-out", job="catalog"
         ),
+        Subscription(name="cadenza-catalog-in", topic="cadenza-catalog-in", job="catalog"),
         Subscription(name="legacy-catalog-feed", topic="", job="catalog", external=True),
     )
     assert plan.for_job("normalize") == (
+        Subscription(name="cadenza-normalize-in", topic="cadenza-normalize-in", job="normalize"),
         Subscription(
             name="cadenza-normalize-uploads-uploads",
             topic="cadenza-uploads-uploads",

@@ -49,16 +49,43 @@ data: {{outputs: [{{name: audio, location: /tmp/n{suffix}, suffix: .flac}}]}}
 def test_a_jobs_part_has_its_inputs_outputs_dead_letters_and_childrens_subscriptions():
     graph = dag()
     plan = job_plan(plan_wiring(graph), graph.jobs["norm"])
-    assert [t.name for t in plan.topics] == ["cadenza-norm-out", "cadenza-uploads-raw", "dead"]
+    assert [t.name for t in plan.topics] == [
+        "cadenza-norm-in",
+        "cadenza-norm-out",
+        "cadenza-uploads-raw",
+        "dead",
+    ]
     assert [s.name for s in plan.subscriptions] == [
         "cadenza-feat-from-norm",
+        "cadenza-norm-in",
         "cadenza-norm-uploads-raw",
     ]
     local = local_plan(plan, "cadenza-uploads")
-    assert [t.name for t in local.topics] == ["cadenza-norm-out", "cadenza-uploads", "dead"]
+    assert [t.name for t in local.topics] == [
+        "cadenza-norm-in",
+        "cadenza-norm-out",
+        "cadenza-uploads",
+        "dead",
+    ]
     uploads = {s.name: s.topic for s in local.subscriptions}
     assert uploads["cadenza-norm-uploads-raw"] == "cadenza-uploads"
     assert [n.topic for n in local.notifications] == ["cadenza-uploads"]
+
+
+def test_a_childs_part_has_its_parents_input_topic_for_bottom_up_requests():
+    graph = dag()
+    plan = job_plan(plan_wiring(graph), graph.jobs["feat"])
+    assert [t.name for t in plan.topics] == [
+        "cadenza-feat-in",
+        "cadenza-feat-out",
+        "cadenza-norm-in",
+        "cadenza-norm-out",  # its edge subscription's topic
+    ]
+    assert [s.name for s in plan.subscriptions] == [
+        "cadenza-feat-from-norm",
+        "cadenza-feat-in",
+        "cadenza-norm-in",
+    ]
 
 
 def test_apply_creates_then_reports_existing_and_never_deletes(emulators):

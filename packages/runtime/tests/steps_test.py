@@ -18,7 +18,7 @@ from cadenza.runtime.lifecycle import (
     SkipExistingOutputs,
     WriteOutputs,
 )
-from cadenza.runtime.lifecycle.records import DEAD_LETTER, FINISHED, PUBLISH
+from cadenza.runtime.lifecycle.records import DEAD_LETTER, FINISHED, PUBLISH, REQUEST
 from cadenza.runtime.storage import read_provenance
 
 
@@ -121,6 +121,67 @@ def test_missing_inputs_are_dead_lettered_with_the_path(tmp_path):
         assert_that(missing, equal_to([("gone", expected)]), label="dead")
 
 
+def test_bottom_up_messages_ask_the_parent_once_then_dead_letter(tmp_path):
+    config = make_config(tmp_path, "upstream: [normalize]")
+    put_input(tmp_path, "here")
+    bottom_up = Recipients.only(["describe"])
+    asked_before = Message(element="waiting", message_id="m3", recipients=bottom_up).with_audit(
+        "describe", Outcome.TRIGGERED_PARENT
+    )
+    messages = [
+        Message(element="here", recipients=bottom_up),
+        Message(element="gone"),  # top-down: dead-lettered as before
+        Message(element="ask", message_id="m2", trace_id="t2", recipients=bottom_up),
+        asked_before,  # the parent has not run for it yet: finished, not dead-lettered
+        asked_before.with_audit("normalize", Outcome.PROCESSED),  # it ran: dead-lettered
+    ]
+    with pipeline() as p:
+        out = p | beam.Create(messages) | RequireInputs(config, ask_parents=True)
+        assert_that(elements(out["main"], "M"), equal_to(["here"]), label="work")
+        requests = out[REQUEST] | beam.Map(
+            lambda r: (
+                r.parents,
+                r.message.element,
+                r.message.recipients.jobs,
+                r.message.trace_id,
+                r.message.message_id not in ("", "m2"),
+                [(e.job, e.outcome) for e in r.message.audit_log],
+            )
+        )
+        expected = [
+            (
+                ("normalize",),
+                "ask",
+                ("describe", "normalize"),
+                "t2",
+                True,
+                [("describe", Outcome.TRIGGERED_PARENT)],
+            )
+        ]
+        assert_that(requests, equal_to(expected), label="requests")
+        assert_that(elements(out[FINISHED], "F"), equal_to(["waiting"]), label="waits")
+        dead = out[DEAD_LETTER] | beam.Map(lambda d: (d.element, d.reason.split(", still")[-1]))
+        assert_that(
+            dead,
+            equal_to(
+                [
+                    ("gone", f"data input missing: audio ({tmp_path}/in/gone.txt)"),
+                    ("waiting", ", after normalize ran for it (bottom-up)"),
+                ]
+            ),
+            label="dead",
+        )
+
+
+def test_without_ask_parents_bottom_up_messages_are_dead_lettered(tmp_path):
+    config = make_config(tmp_path, "upstream: [normalize]")
+    message = Message(element="gone", recipients=Recipients.only(["describe"]))
+    with pipeline() as p:
+        out = p | beam.Create([message]) | RequireInputs(config)
+        assert_that(elements(out[DEAD_LETTER], "D"), equal_to(["gone"]), label="dead")
+        assert_that(out[REQUEST], equal_to([]), label="no requests")
+
+
 def test_logic_results_and_failures(tmp_path):
     config = make_config(tmp_path)
     put_input(tmp_path, "ok", "hello")
@@ -154,6 +215,43 @@ def test_logic_timeout(tmp_path):
         assert_that(out["main"], equal_to([]), label="nothing")
         dead = out[DEAD_LETTER] | beam.Map(lambda d: d.reason)
         assert_that(dead, equal_to(["process() took longer than 0.5 s"]), label="dead")
+
+
+@pytest.mark.parametrize("per_bundle", [False, True])
+def test_outputs_are_synced_per_file_or_once_per_bundle(tmp_path, monkeypatch, per_bundle):
+    import os
+
+    from cadenza.runtime import Result
+    from cadenza.runtime.lifecycle.logic import Produced
+
+    config = make_config(tmp_path)
+    elements = ["a", "b", "c"]
+    for element in elements:
+        put_input(tmp_path, element)
+    calls = {"fsync": 0, "sync": 0}
+    real_fsync, real_sync = os.fsync, os.sync
+
+    def counted(name, real):
+        def call(*args):
+            calls[name] += 1
+            return real(*args)
+
+        return call
+
+    monkeypatch.setattr(os, "fsync", counted("fsync", real_fsync))
+    monkeypatch.setattr(os, "sync", counted("sync", real_sync))
+    items = [Produced(Message(element=e), Result(outputs={"report": {"e": e}})) for e in elements]
+    with pipeline() as p:
+        _ = (
+            p
+            | beam.Create(items, reshuffle=False)
+            | WriteOutputs(config, sync_per_bundle=per_bundle)
+        )
+    assert sorted(f.name for f in (tmp_path / "out").glob("?.json")) == [
+        f"{e}.json" for e in elements
+    ]
+    # per file: each output and its provenance; per bundle: one sync for all of them
+    assert calls == ({"fsync": 0, "sync": 1} if per_bundle else {"fsync": 6, "sync": 0})
 
 
 def test_write_outputs_with_provenance_and_write_failures(tmp_path):

@@ -3,7 +3,7 @@ output events; and which mode the job command line picks."""
 
 from cadenza.core import parse_job_config
 from cadenza.runtime.streaming import can_stream, has_batch_input, is_streaming
-from cadenza.runtime.streaming.topology import output_topics, sources
+from cadenza.runtime.streaming.topology import output_topics, parent_topics, sources
 
 CHILD = """
 job_name: fingerprint
@@ -22,6 +22,7 @@ def test_deployed_in_the_dag_a_job_also_reads_each_parents_output_events():
     assert alone == ["projects/p/subscriptions/cadenza-fingerprint-uploads-uploads"]
     deployed = sources(config, "p", from_upstream=True)
     assert [s.subscription for s in deployed] == [
+        "projects/p/subscriptions/cadenza-fingerprint-in",
         "projects/p/subscriptions/cadenza-fingerprint-from-normalize",
         "projects/p/subscriptions/cadenza-fingerprint-from-legacy",
         "projects/p/subscriptions/cadenza-fingerprint-uploads-uploads",
@@ -29,9 +30,14 @@ def test_deployed_in_the_dag_a_job_also_reads_each_parents_output_events():
     assert [(s.bucket, s.prefixes) for s in deployed] == [
         (None, ()),
         (None, ()),
+        (None, ()),
         ("uploads", ("a/", "b/")),
     ]
     assert output_topics(config, "p") == ("projects/p/topics/cadenza-fingerprint-out",)
+    assert parent_topics(config, "p") == (
+        ("normalize", "projects/p/topics/cadenza-normalize-in"),
+        ("legacy", "projects/p/topics/cadenza-legacy-in"),
+    )
 
 
 def test_the_modes_a_config_allows():

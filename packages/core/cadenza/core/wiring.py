@@ -4,6 +4,9 @@ Names are deterministic, so applying a plan twice changes nothing:
 
 - each job publishes to its own topic `cadenza-<job>-out`, plus the topics its config
   lists under `events.outputs`;
+- each job reads messages sent to it directly (a child's bottom-up request for a
+  missing input, a ping, a forced rerun: `cadenza job send`) from its input topic
+  `cadenza-<job>-in` through the subscription of the same name;
 - each edge parent -> child is a subscription `cadenza-<child>-from-<parent>` on the
   parent's topic;
 - each bucket some job watches for uploads (`events.inputs: gcs_notification`) sends
@@ -19,8 +22,10 @@ Names are deterministic, so applying a plan twice changes nothing:
 ... events: {inputs: [{type: gcs_notification, bucket: uploads, prefix: new/}]}
 ... ''')
 >>> plan = plan_wiring(Dag.build([job]))
->>> [t.name for t in plan.topics], [s.name for s in plan.subscriptions]
-(['cadenza-normalize-out', 'cadenza-uploads-uploads'], ['cadenza-normalize-uploads-uploads'])
+>>> [t.name for t in plan.topics]
+['cadenza-normalize-in', 'cadenza-normalize-out', 'cadenza-uploads-uploads']
+>>> [s.name for s in plan.subscriptions]
+['cadenza-normalize-in', 'cadenza-normalize-uploads-uploads']
 """
 
 from __future__ import annotations
@@ -37,6 +42,11 @@ if TYPE_CHECKING:
 
 def output_topic(job: str) -> str:
     return f"cadenza-{job}-out"
+
+
+def input_topic(job: str) -> str:
+    """Messages sent to `job` itself; its subscription has the same name."""
+    return f"cadenza-{job}-in"
 
 
 def edge_subscription(child: str, parent: str) -> str:
@@ -92,6 +102,9 @@ def plan_wiring(dag: Dag) -> WiringPlan:
     for name in dag.topological_order():
         config = dag.jobs[name]
         topics[output_topic(name)] = Topic(name=output_topic(name), purpose=f"output of {name}")
+        inbox = input_topic(name)
+        topics[inbox] = Topic(name=inbox, purpose=f"messages sent to {name}")
+        subscriptions[inbox] = Subscription(name=inbox, topic=inbox, job=name)
         for out in config.events.outputs:
             topics.setdefault(out.topic, Topic(name=out.topic, purpose=f"extra output of {name}"))
         for parent in config.upstream:

@@ -1,4 +1,4 @@
-"""`bazel run //tools:job -- status|stop|logs [JOB]`, `... stack status|stop`, `... upload|ls`.
+"""`bazel run //tools:job -- status|stop|logs [JOB]`, `... stack status|stop`, `... upload|ls|send`.
 
 Manages what `bazel run //jobs/<job>:deploy` started on the local stack, from the
 directory bazel is run in (`.cadenza/jobs/`, `.cadenza/stack/`):
@@ -11,6 +11,11 @@ directory bazel is run in (`.cadenza/jobs/`, `.cadenza/stack/`):
     upload FILE... --to gs://BUCKET/PREFIX/   put files on the local stack's storage
                           server: each upload notifies the jobs watching that bucket
     ls gs://BUCKET[/PREFIX]   the objects there, with sizes
+    send JOB ELEMENT...   a message to the job's input topic (cadenza-<JOB>-in):
+                          --ping (test the wiring: no work, passed on to the children),
+                          --force (redo it even if its outputs exist), --bottom-up
+                          (only JOB runs, asking its parents for missing inputs;
+                          --trigger-children: then JOB's children run too)
 """
 
 from __future__ import annotations
@@ -22,9 +27,12 @@ import sys
 import time
 from collections.abc import Sequence
 
+from google.api_core.exceptions import NotFound
 from rich.console import Console
 from rich.table import Table
 
+from cadenza.core import Message, Recipients, encode
+from cadenza.core.wiring import input_topic
 from cadenza.devtools.localjobs import STOP_TIMEOUT_S, JobError, LocalJobs, tail
 from cadenza.devtools.localstack import LocalStack
 
@@ -49,6 +57,17 @@ def _parser() -> argparse.ArgumentParser:
     upload.add_argument("--to", required=True, help="gs://BUCKET/PREFIX/ (created if missing)")
     listing = commands.add_parser("ls", help="objects on the local stack's storage")
     listing.add_argument("location", help="gs://BUCKET[/PREFIX]")
+    send = commands.add_parser("send", help="send messages to a deployed job")
+    send.add_argument("job")
+    send.add_argument("elements", nargs="+", metavar="element")
+    send.add_argument("--ping", action="store_true", help="no work: test the wiring")
+    send.add_argument("--force", action="store_true", help="redo even if the outputs exist")
+    send.add_argument(
+        "--bottom-up", action="store_true", help="only JOB runs (and its parents if needed)"
+    )
+    send.add_argument(
+        "--trigger-children", action="store_true", help="with --bottom-up: then JOB's children"
+    )
     stack = commands.add_parser("stack", help="the local stack")
     stack.add_argument("action", choices=["status", "stop"])
     stack.add_argument(
@@ -218,6 +237,45 @@ def _ls(stack: LocalStack, args, console: Console) -> int:
     return 0
 
 
+def outgoing_message(args, element: str) -> Message:
+    """The message `send` publishes for one element."""
+    recipients = Recipients.anyone()
+    if args.bottom_up:
+        children_of = args.job if args.trigger_children else None
+        recipients = Recipients.only([args.job], trigger_children_of=children_of)
+    return Message.new(element, ping=args.ping, force=args.force, recipients=recipients)
+
+
+def _send(stack: LocalStack, args, console: Console) -> int:
+    from google.cloud import pubsub_v1
+
+    from cadenza.devtools.emulators import apply_env
+
+    if args.trigger_children and not args.bottom_up:
+        console.print("[red]send:[/red] --trigger-children goes with --bottom-up")
+        return 2
+    state = stack.status()
+    if state is None:
+        console.print(f"[red]send:[/red] the local stack in {stack.root} is not running")
+        return 1
+    apply_env(state.env)
+    publisher = pubsub_v1.PublisherClient()
+    topic = f"projects/{state.project}/topics/{input_topic(args.job)}"
+    for element in args.elements:
+        message = outgoing_message(args, element)
+        try:
+            publisher.publish(topic, encode(message)).result(timeout=30)
+        except NotFound:
+            console.print(f"[red]send:[/red] no topic {topic}: deploy {args.job} first")
+            return 1
+        console.print(
+            f"sent {element!r} to {args.job}: message {message.message_id}, "
+            f"trace {message.trace_id}",
+            highlight=False,
+        )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console()
@@ -232,6 +290,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _upload(LocalStack(args.stack_root), args, console)
     if args.command == "ls":
         return _ls(LocalStack(args.stack_root), args, console)
+    if args.command == "send":
+        return _send(LocalStack(args.stack_root), args, console)
     return _stack(LocalStack(args.stack_root), jobs, args, console)
 
 

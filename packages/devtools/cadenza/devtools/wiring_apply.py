@@ -9,9 +9,9 @@ is reported as a conflict and left alone; subscriptions a config names itself
 (external) are only checked.
 
 `job_plan` is one job's part of the DAG's plan: the subscriptions it reads, the
-topics it publishes to (its own, `events.outputs`, its dead-letter topic) and the
-subscriptions of its children on them, so a child deployed later finds everything
-published since.
+topics it publishes to (its own, `events.outputs`, its dead-letter topic, its parents'
+input topics for bottom-up requests) and the subscriptions of its children and parents
+on them, so a job deployed later finds everything published since.
 
 `local_plan` fits a plan to the local stack, where notifications cannot be configured
 per bucket: fake-gcs-server publishes every bucket's uploads to one topic, so each
@@ -34,6 +34,7 @@ from cadenza.core.wiring import (
     Subscription,
     Topic,
     WiringPlan,
+    input_topic,
     output_topic,
 )
 
@@ -52,10 +53,12 @@ class Row:
 
 
 def job_topics(config: JobConfig) -> tuple[str, ...]:
-    """Every topic `config`'s job publishes to, dead letters included."""
+    """Every topic `config`'s job publishes to: dead letters and its requests to its
+    parents included."""
     names = [output_topic(config.job_name), *(o.topic for o in config.events.outputs)]
     if config.dead_letter.topic:
         names.append(config.dead_letter.topic)
+    names += [input_topic(parent) for parent in config.upstream]
     return tuple(dict.fromkeys(names))
 
 

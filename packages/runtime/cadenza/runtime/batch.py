@@ -224,7 +224,7 @@ def run_batch(
         results = (
             pipeline
             | "Events" >> beam.Create(events, reshuffle=False)
-            | Lifecycle(config, logic, fused=fused)
+            | Lifecycle(config, logic, fused=fused, sync_per_bundle=True)
         )
         outcomes, dead_letters, events_folder = (
             f"{folder}/outcomes",

@@ -132,9 +132,12 @@ def provenance_path(path: str) -> str:
     return path + PROVENANCE_SUFFIX
 
 
+def provenance_bytes(record: dict) -> bytes:
+    return json.dumps(record, sort_keys=True).encode()
+
+
 def write_provenance(path: str, record: dict, *, overwrite: bool = True) -> bool:
-    data = json.dumps(record, sort_keys=True).encode()
-    return write_atomically(provenance_path(path), data, overwrite=overwrite)
+    return write_atomically(provenance_path(path), provenance_bytes(record), overwrite=overwrite)
 
 
 def read_provenance(path: str) -> dict | None:

@@ -111,6 +111,25 @@ class FingerprintIndex:
                     break
         return best
 
+    def identify_all(self, audio: Audio | np.ndarray) -> list[Match]:
+        """Every stored track this excerpt comes from, best first: several when the store
+        holds identical copies of it (where `identify` finds none), else at most one."""
+        self.store.refresh()
+        frames, bins = landmarks.find_peaks(landmarks.spectrogram(_samples(audio)), landmarks.QUERY)
+        hashes, anchor_frames = landmarks.pair_peaks(frames, bins, landmarks.QUERY.fan_out)
+        positions, values = self.store.lookup(hashes)
+        tracks = self.store.tracks()
+        starts = np.array([t.start_frame for t in tracks], np.int64)
+        found = []
+        for votes in matching.vote_all(anchor_frames, positions, values, starts):
+            sure = matching.confidence(votes.score, votes.runner_up)
+            if sure > 0.0:
+                offset_s = votes.offset_frames * landmarks.FRAME_S
+                found.append(
+                    Match(tracks[votes.track].track_id, offset_s, float(votes.score), sure, 1.0)
+                )
+        return found
+
     def _identify_peaks(self, frames: np.ndarray, bins: np.ndarray, speed: float) -> Match:
         hashes, anchor_frames = landmarks.pair_peaks(frames, bins, landmarks.QUERY.fan_out)
         positions, values = self.store.lookup(hashes)

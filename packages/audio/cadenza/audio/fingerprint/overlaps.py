@@ -1,7 +1,8 @@
 """Which catalog tracks a whole new track overlaps: duplicates, re-uploads, excerpts.
 
-The track is cut into consecutive windows; each window is identified on its own, and
-the windows that match one catalog track consistently are summarised as one `Overlap`.
+The track is cut into consecutive windows; each window is identified on its own (every
+identical copy in the catalog counts: `FingerprintIndex.identify_all`), and the windows
+that match one catalog track are summarised as one `Overlap`.
 """
 
 from __future__ import annotations
@@ -43,15 +44,13 @@ def find_overlaps(
     samples: np.ndarray,
     *,
     window_s: float = 10.0,
-    speeds: bool = False,
 ) -> list[Overlap]:
     """The catalog tracks that windows of `samples` (mono, 8 kHz) match, best first."""
     window = int(window_s * SAMPLE_RATE)
     found: dict[str, list] = {}
     starts = range(0, max(1, len(samples) - window // 2), window)
     for start in starts:
-        match = index.identify(samples[start : start + window], speeds=speeds)
-        if match.track is not None:
+        for match in index.identify_all(samples[start : start + window]):
             found.setdefault(match.track, []).append((match.offset_s - start / SAMPLE_RATE, match))
     overlaps = []
     for track, hits in found.items():

@@ -1,10 +1,10 @@
 """The message lifecycle: small composite transforms, applied in this order.
 
-decode -> recipients -> ping -> outputs exist? -> inputs exist? -> logic -> write
-outputs -> publish. Each step's failures go to the dead-letter output with a reason;
-`Lifecycle` chains them and returns the three results of a run; `FusedLifecycle`
-runs the same steps inside one DoFn (for the bundle-based DirectRunner, where every
-step of every bundle costs a task: streaming latency).
+decode -> recipients -> ping -> outputs exist? -> inputs exist (or, bottom-up, ask the
+parents)? -> logic -> write outputs -> publish. Each step's failures go to the
+dead-letter output with a reason; `Lifecycle` chains them and returns the results of a
+run; `FusedLifecycle` runs the same steps inside one DoFn (for the bundle-based
+DirectRunner, where every step of every bundle costs a task: streaming latency).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from cadenza.runtime.lifecycle.decoding import DecodeMessages
 from cadenza.runtime.lifecycle.existence import RequireInputs, SkipExistingOutputs
 from cadenza.runtime.lifecycle.logic import RunLogic
 from cadenza.runtime.lifecycle.publishing import EncodeForChildren
-from cadenza.runtime.lifecycle.records import DEAD_LETTER, FINISHED, PUBLISH, DeadLetter
+from cadenza.runtime.lifecycle.records import DEAD_LETTER, FINISHED, PUBLISH, REQUEST, DeadLetter
 from cadenza.runtime.lifecycle.routing import CheckRecipients, PassPings
 from cadenza.runtime.lifecycle.writing import WriteOutputs
 
@@ -42,7 +42,8 @@ __all__ = [
 class Lifecycle(beam.PTransform):
     """Raw events -> {"published": encoded messages for the children,
     "published_messages": the same before encoding (audited, this job's ids),
-    "finished": messages this job did not act on, "dead_letter": DeadLetter records}.
+    "finished": messages this job did not act on, "dead_letter": DeadLetter records,
+    "requested": bottom_up.ParentRequest records (only with `ask_parents`)}.
 
     Events may be `Carried(token, event)`: every output then carries its event's token
     (see lifecycle/_step.py). `shared_logic=True` sets the logic up once per process
@@ -50,6 +51,10 @@ class Lifecycle(beam.PTransform):
     `fused=True` runs the steps inside one DoFn (same results, one transform instead of
     about forty per element: the local runner's batch runs); otherwise each step is its
     own transform, as runners that show the job graph (Dataflow) present it.
+    `ask_parents=True` (a job deployed in the DAG) turns a bottom-up message whose input
+    is missing into a request to the job's parents (lifecycle/bottom_up.py).
+    `sync_per_bundle=True` (batch runs) makes local outputs durable with one sync per
+    bundle instead of an fsync per file (lifecycle/writing.py).
     """
 
     def __init__(
@@ -59,10 +64,12 @@ class Lifecycle(beam.PTransform):
         *,
         shared_logic: bool = False,
         fused: bool = False,
+        ask_parents: bool = False,
+        sync_per_bundle: bool = False,
     ):
         super().__init__()
         self._config, self._logic, self._shared = config, logic, shared_logic
-        self._fused = fused
+        self._fused, self._ask, self._per_bundle = fused, ask_parents, sync_per_bundle
 
     def steps(self) -> list[tuple[str, Step]]:
         """(label, step) in the order they run."""
@@ -73,9 +80,9 @@ class Lifecycle(beam.PTransform):
             ("Recipients", CheckRecipients(job, version)),
             ("Ping", PassPings(job, version)),
             ("SkipExisting", SkipExistingOutputs(config)),
-            ("RequireInputs", RequireInputs(config)),
+            ("RequireInputs", RequireInputs(config, self._ask)),
             ("Logic", RunLogic(config, self._logic, shared=self._shared)),
-            ("Write", WriteOutputs(config)),
+            ("Write", WriteOutputs(config, self._per_bundle)),
         ]
 
     def expand(self, events):
@@ -88,14 +95,16 @@ class Lifecycle(beam.PTransform):
                 "published": done | "Encode" >> EncodeForChildren(job),
                 "finished": routed | "AllFinished" >> beam.FlatMap(only_tag(FINISHED)),
                 "dead_letter": routed | "AllDeadLetters" >> beam.FlatMap(only_tag(DEAD_LETTER)),
+                "requested": routed | "AllRequests" >> beam.FlatMap(only_tag(REQUEST)),
             }
-        published, finished, dead = [], [], []
+        published, finished, dead, requested = [], [], [], []
         pcoll = events
         for label, step in self.steps():
             out = pcoll | label >> step
             published.append(out[PUBLISH])
             finished.append(out[FINISHED])
             dead.append(out[DEAD_LETTER])
+            requested.append(out[REQUEST])
             pcoll = out[MAIN]
         done = tuple(published) | "AllPublished" >> beam.Flatten()
         return {
@@ -103,17 +112,28 @@ class Lifecycle(beam.PTransform):
             "published": done | "Encode" >> EncodeForChildren(job),
             "finished": tuple(finished) | "AllFinished" >> beam.Flatten(),
             "dead_letter": tuple(dead) | "AllDeadLetters" >> beam.Flatten(),
+            "requested": tuple(requested) | "AllRequests" >> beam.Flatten(),
         }
 
 
 class FusedLifecycle(beam.PTransform):
     """The lifecycle's steps inside one DoFn: raw events (or `Carried` ones) ->
     `Routed(tag, value)`: "publish" (a Message to publish, audited), "finished" (a
-    Message, or None for an ignored carried event) or "dead_letter" (a DeadLetter)."""
+    Message, or None for an ignored carried event), "dead_letter" (a DeadLetter) or
+    "request" (a bottom_up.ParentRequest, with `ask_parents`)."""
 
-    def __init__(self, config: JobConfig, logic: JobLogic, *, shared_logic: bool = False):
+    def __init__(
+        self,
+        config: JobConfig,
+        logic: JobLogic,
+        *,
+        shared_logic: bool = False,
+        ask_parents: bool = False,
+    ):
         super().__init__()
-        self._lifecycle = Lifecycle(config, logic, shared_logic=shared_logic)
+        self._lifecycle = Lifecycle(
+            config, logic, shared_logic=shared_logic, ask_parents=ask_parents
+        )
 
     def expand(self, events):
         return events | FusedSteps(step for _, step in self._lifecycle.steps())

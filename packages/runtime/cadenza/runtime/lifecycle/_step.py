@@ -28,12 +28,13 @@ from cadenza.runtime.lifecycle.records import (
     DEAD_LETTER,
     FINISHED,
     PUBLISH,
+    REQUEST,
     DeadLetter,
     summarize_traceback,
 )
 
 MAIN = "main"
-TAGS = (DEAD_LETTER, PUBLISH, FINISHED)
+TAGS = (DEAD_LETTER, PUBLISH, FINISHED, REQUEST)
 
 
 def count(job: str, name: str, n: int = 1) -> None:

@@ -1,4 +1,5 @@
-"""Steps 5-6: skip messages whose outputs exist (unless forced); require the inputs.
+"""Steps 5-6: skip messages whose outputs exist (unless forced); require the inputs
+(or, bottom-up, ask the parents for them: lifecycle/bottom_up.py).
 
 Outputs written by this very message (their provenance names its id: an earlier
 delivery wrote them, then the job stopped before acknowledging) are its own work: it
@@ -17,7 +18,8 @@ from apache_beam.io.filesystems import FileSystems
 
 from cadenza.core import JobConfig, Outcome
 from cadenza.runtime.lifecycle._step import Step, count
-from cadenza.runtime.lifecycle.records import DEAD_LETTER, PUBLISH, DeadLetter
+from cadenza.runtime.lifecycle.bottom_up import ASK, WAIT, ParentRequest, next_step
+from cadenza.runtime.lifecycle.records import DEAD_LETTER, FINISHED, PUBLISH, REQUEST, DeadLetter
 from cadenza.runtime.storage import read_provenance
 
 LISTING_AFTER = 8
@@ -148,26 +150,44 @@ class SkipExistingOutputs(Step):
 
 
 class _RequireInputsFn(_BundleChecksFn):
+    def __init__(self, config: JobConfig, ask_parents: bool):
+        super().__init__(config)
+        self._ask = ask_parents and bool(config.upstream)
+
     def process(self, message):
         missing = missing_inputs(self._config, message.element, self.exists)
         if not missing:
             yield message
             return
-        count(self._config.job_name, "dead_letter_input_missing")
+        job = self._config.job_name
         reason = "data input missing: " + ", ".join(missing)
+        if self._ask and message.recipients.limited:
+            step = next_step(job, tuple(self._config.upstream), message, self._config.version)
+            if step.action == ASK:
+                count(job, "triggered_parent")
+                yield beam.pvalue.TaggedOutput(REQUEST, ParentRequest(step.message, step.parents))
+                return
+            if step.action == WAIT:
+                count(job, "waiting_for_parent")
+                yield beam.pvalue.TaggedOutput(FINISHED, message)
+                return
+            reason += f", still, after {', '.join(step.parents)} ran for it (bottom-up)"
+        count(job, "dead_letter_input_missing")
         yield beam.pvalue.TaggedOutput(
-            DEAD_LETTER, DeadLetter.for_message(self._config.job_name, "inputs", message, reason)
+            DEAD_LETTER, DeadLetter.for_message(job, "inputs", message, reason)
         )
 
 
 class RequireInputs(Step):
-    """Messages whose data inputs are missing are dead-lettered with the missing paths."""
+    """Messages whose data inputs are missing are dead-lettered with the missing paths;
+    with `ask_parents` (a job deployed in the DAG), bottom-up ones ask the job's parents
+    to produce them instead (lifecycle/bottom_up.py)."""
 
     step_label, stage = "RequireInputs", "inputs"
 
-    def __init__(self, config: JobConfig):
+    def __init__(self, config: JobConfig, ask_parents: bool = False):
         super().__init__()
-        self._config, self.job = config, config.job_name
+        self._config, self.job, self._ask = config, config.job_name, ask_parents
 
     def step_fn(self):
-        return _RequireInputsFn(self._config)
+        return _RequireInputsFn(self._config, self._ask)

@@ -15,6 +15,7 @@ from cadenza.core import Message, encode
 DEAD_LETTER = "dead_letter"
 PUBLISH = "publish"  # finished, and its children should hear of it
 FINISHED = "finished"  # finished, nothing to publish (not a recipient)
+REQUEST = "request"  # its input is missing: ask the parents (a bottom_up.ParentRequest)
 
 
 @attrs.frozen(kw_only=True)

@@ -5,6 +5,13 @@ reprocesses outputs of older job versions. An output that already exists when it
 written (an earlier attempt of this message wrote it before a crash, or a duplicate
 message won the race) is kept as it is: each output object is written exactly once.
 Its provenance is then written only if it is missing (a crash between the two).
+
+Local outputs reach the disk before the step lets their message go on: each file is
+fsynced before its rename (streaming, where every acknowledgement depends on it), or,
+with `sync_per_bundle` (batch runs), written without fsync and made durable all at once
+by one `os.sync()` when the bundle finishes, before the runner commits the bundle: the
+same guarantee at the point it matters, for one sync per bundle instead of two per
+element.
 """
 
 from __future__ import annotations
@@ -20,7 +27,13 @@ import attrs
 from cadenza.core import JobConfig, Outcome
 from cadenza.runtime.lifecycle._step import Step, count
 from cadenza.runtime.lifecycle.records import DEAD_LETTER, PUBLISH, DeadLetter
-from cadenza.runtime.storage import digest, write_atomically, write_provenance
+from cadenza.runtime.storage import (
+    digest,
+    is_local,
+    provenance_bytes,
+    provenance_path,
+    write_atomically,
+)
 
 
 def content_bytes(name: str, content) -> bytes:
@@ -50,8 +63,23 @@ def provenance(config: JobConfig, message, input_digests: dict) -> dict:
 
 
 class _WriteFn(beam.DoFn):
-    def __init__(self, config: JobConfig):
-        self._config = config
+    def __init__(self, config: JobConfig, sync_per_bundle: bool = False):
+        self._config, self._per_bundle = config, sync_per_bundle
+        self._unsynced = False
+
+    def start_bundle(self):
+        self._unsynced = False
+
+    def finish_bundle(self):
+        if self._unsynced:
+            os.sync()
+            self._unsynced = False
+
+    def _write(self, path: str, data: bytes, overwrite: bool) -> bool:
+        durable = not (self._per_bundle and is_local(path))
+        written = write_atomically(path, data, overwrite=overwrite, durable=durable)
+        self._unsynced |= written and not durable
+        return written
 
     def process(self, item):
         message, result = item.message, item.result
@@ -68,11 +96,11 @@ class _WriteFn(beam.DoFn):
                 if loc.name in result.outputs:
                     path = loc.path_for(message.element)
                     data = content_bytes(loc.name, result.outputs[loc.name])
-                    if write_atomically(path, data, overwrite=replace):
-                        write_provenance(path, record)
+                    if self._write(path, data, overwrite=replace):
+                        self._write(provenance_path(path), provenance_bytes(record), True)
                     else:
                         count(config.job_name, "outputs_kept")
-                        write_provenance(path, record, overwrite=False)
+                        self._write(provenance_path(path), provenance_bytes(record), False)
         except Exception as err:
             count(config.job_name, "dead_letter_write")
             reason = f"writing outputs failed: {type(err).__name__}: {err}"
@@ -88,13 +116,14 @@ class _WriteFn(beam.DoFn):
 
 
 class WriteOutputs(Step):
-    """Produced(message, Result) -> the message, audited `processed`, on the publish output."""
+    """Produced(message, Result) -> the message, audited `processed`, on the publish output.
+    `sync_per_bundle`: see the module docstring."""
 
     step_label, stage = "WriteOutputs", "write"
 
-    def __init__(self, config: JobConfig):
+    def __init__(self, config: JobConfig, sync_per_bundle: bool = False):
         super().__init__()
-        self._config, self.job = config, config.job_name
+        self._config, self.job, self._per_bundle = config, config.job_name, sync_per_bundle
 
     def step_fn(self):
-        return _WriteFn(self._config)
+        return _WriteFn(self._config, self._per_bundle)

@@ -56,6 +56,7 @@ from cadenza.runtime.streaming.topology import (
     check_exists,
     dead_letter_topic,
     output_topics,
+    parent_topics,
     sources,
 )
 
@@ -96,12 +97,14 @@ class StreamJob(beam.PTransform):
         sources: Sequence[Source],
         destinations: Destinations,
         max_messages: int = 10,
+        ask_parents: bool = False,
     ):
         super().__init__()
         if not sources:
             raise ValueError(f"{config.job_name}: no streaming event input to read")
         self._config, self._logic = config, logic
         self._sources, self._to, self._max = tuple(sources), destinations, max_messages
+        self._ask = ask_parents
 
     def expand(self, pbegin):
         events, unwatched = [], []
@@ -123,7 +126,7 @@ class StreamJob(beam.PTransform):
         merged = events[0] if len(events) == 1 else tuple(events) | "Events" >> beam.Flatten()
         outcomes = (
             merged
-            | FusedLifecycle(self._config, self._logic, shared_logic=True)
+            | FusedLifecycle(self._config, self._logic, shared_logic=True, ask_parents=self._ask)
             | "Outcomes" >> beam.Map(settlement)
         )
         if unwatched:
@@ -193,7 +196,9 @@ def run_streaming(
     """Starts the job's streaming pipeline and returns at once.
 
     It reads the job's streaming event inputs and, with `from_upstream` (how deploy runs
-    a job in the DAG), its parents' output events through the DAG's edge subscriptions.
+    a job in the DAG), its parents' output events through the DAG's edge subscriptions
+    and the messages sent to it; bottom-up messages whose input is missing then ask its
+    parents for it (lifecycle/bottom_up.py).
     State that must outlive the process (the event ledger; dead letters when the config
     names no location) goes under `<runs_root>/<job>/`.
     """
@@ -211,15 +216,25 @@ def run_streaming(
         ledger=f"{state}/ledger",
         dead_letter_folder=dead_letter_folder(config, state) if location_given else None,
         dead_letter_topic=dead_letter_topic(config, project),
+        parent_topics=parent_topics(config, project) if from_upstream else (),
     )
     subscriptions = [s.subscription for s in job_sources]
-    topics = [*destinations.topics, *filter(None, [destinations.dead_letter_topic])]
+    topics = [
+        *destinations.topics,
+        *filter(None, [destinations.dead_letter_topic]),
+        *(topic for _, topic in destinations.parent_topics),
+    ]
     check_exists(subscriptions, topics)
     options = streaming_options(config, profile, extra_args)
     _direct_pubsub.register()
     pipeline = beam.Pipeline(options=options)
     _ = pipeline | "Stream" >> StreamJob(
-        config, logic, sources=job_sources, destinations=destinations, max_messages=max_messages
+        config,
+        logic,
+        sources=job_sources,
+        destinations=destinations,
+        max_messages=max_messages,
+        ask_parents=from_upstream,
     )
     result = pipeline.run()
     return StreamingRun(config, result, subscriptions)

@@ -8,6 +8,8 @@ Every pulled message ends here exactly once per delivery, with its outcome:
 - `finished`: nothing to publish (not a recipient, an ignored storage event): acked.
 - `dead_letter`: the record, with the message as received, is written to the
   dead-letter folder and/or published to the dead-letter topic; then acked.
+- `request`: its input is missing and it is bottom-up: the request is published to
+  each parent's input topic (lifecycle/bottom_up.py); then acked.
 
 If any of that fails, the message is nacked and Pub/Sub redelivers it: a message is
 acked only once its outcome is durable, and never dropped.
@@ -44,8 +46,9 @@ from cadenza.runtime.deadletters import (
     write_dead_letter,
 )
 from cadenza.runtime.lifecycle._step import Routed, count
+from cadenza.runtime.lifecycle.bottom_up import ParentRequest
 from cadenza.runtime.lifecycle.publishing import message_for_children
-from cadenza.runtime.lifecycle.records import DEAD_LETTER, PUBLISH, DeadLetter
+from cadenza.runtime.lifecycle.records import DEAD_LETTER, PUBLISH, REQUEST, DeadLetter
 from cadenza.runtime.storage import write_atomically
 from cadenza.runtime.streaming.leases import leases_for
 from cadenza.runtime.streaming.receipts import Receipt
@@ -73,7 +76,8 @@ def tally(job: str) -> dict[str, int]:
 @attrs.frozen
 class Settlement:
     """A message's outcome (the lifecycle's tags): PUBLISH a Message, FINISHED (a
-    Message or None: nothing to publish), or DEAD_LETTER a DeadLetter."""
+    Message or None: nothing to publish), DEAD_LETTER a DeadLetter, or REQUEST a
+    ParentRequest."""
 
     kind: str
     receipt: Receipt
@@ -87,13 +91,15 @@ def settlement(routed: Routed) -> Settlement:
 
 @attrs.frozen(kw_only=True)
 class Destinations:
-    """Where outcomes go: the job's event topics, its dead letters, its ledger."""
+    """Where outcomes go: the job's event topics, its dead letters, its ledger, and
+    its parents' input topics (bottom-up requests)."""
 
     job: str
     topics: tuple[str, ...]
     ledger: str  # folder of ledger entries
     dead_letter_folder: str | None
     dead_letter_topic: str | None
+    parent_topics: tuple[tuple[str, str], ...] = ()  # (parent, its input topic)
 
 
 class _SettleFn(beam.DoFn):
@@ -108,6 +114,8 @@ class _SettleFn(beam.DoFn):
                 self._publish_once(receipt, item.value)
             elif item.kind == DEAD_LETTER:
                 self._dead_letter(receipt, item.value)
+            elif item.kind == REQUEST:
+                self._request_once(receipt, item.value)
             leases.ack(receipt.ack_id)
         except Exception as err:
             _note(self._to.job, "given_back")
@@ -143,25 +151,34 @@ class _SettleFn(beam.DoFn):
         )
         write_atomically(entry, json.dumps(record, sort_keys=True).encode(), overwrite=False)
 
-    def _publish_once(self, receipt: Receipt, message: Message) -> None:
-        def publish() -> dict:
-            child = message_for_children(self._to.job, message)
-            data = encode(child)
-            publisher = shared_publisher()
-            futures = {
-                topic: publisher.publish(
-                    topic,
-                    data,
-                    cadenza_message_id=child.message_id,
-                    cadenza_trace_id=child.trace_id,
-                    cadenza_job=self._to.job,
-                )
-                for topic in self._to.topics
-            }
-            ids = {topic: f.result(timeout=PUBLISH_TIMEOUT_S) for topic, f in futures.items()}
-            return {"event": child.message_id, "published": ids}
+    def _send(self, message: Message, topics) -> dict:
+        """Publishes `message` to every topic and waits until Pub/Sub has them all."""
+        data = encode(message)
+        publisher = shared_publisher()
+        futures = {
+            topic: publisher.publish(
+                topic,
+                data,
+                cadenza_message_id=message.message_id,
+                cadenza_trace_id=message.trace_id,
+                cadenza_job=self._to.job,
+            )
+            for topic in topics
+        }
+        ids = {topic: f.result(timeout=PUBLISH_TIMEOUT_S) for topic, f in futures.items()}
+        return {"event": message.message_id, "published": ids}
 
-        self._once(receipt, "event", publish)
+    def _publish_once(self, receipt: Receipt, message: Message) -> None:
+        child = message_for_children(self._to.job, message)
+        self._once(receipt, "event", lambda: self._send(child, self._to.topics))
+
+    def _request_once(self, receipt: Receipt, request: ParentRequest) -> None:
+        known = dict(self._to.parent_topics)
+        unknown = [p for p in request.parents if p not in known]
+        if unknown:
+            raise ValueError(f"no input topic known for parent(s) {', '.join(unknown)}")
+        topics = [known[p] for p in request.parents]
+        self._once(receipt, "request", lambda: self._send(request.message, topics))
 
     def _dead_letter(self, receipt: Receipt, record: DeadLetter) -> None:
         record = attrs.evolve(record, received=receipt.describe())

@@ -3,9 +3,11 @@
 Names follow the wiring plan (cadenza.core.wiring): a `pubsub` input names its
 subscription; a `gcs_notification` input reads `cadenza-<job>-uploads-<bucket>` and
 keeps only objects under its prefix; with `from_upstream` (the job deployed in the
-DAG), each parent's output events come through `cadenza-<job>-from-<parent>`. The job
-publishes to `cadenza-<job>-out` and to every topic under `events.outputs`. Short
-names get the project (pubsub_names.py).
+DAG), each parent's output events come through `cadenza-<job>-from-<parent>`, and
+messages sent to the job itself (bottom-up requests, pings, reruns) through
+`cadenza-<job>-in`. The job publishes to `cadenza-<job>-out` and to every topic under
+`events.outputs`, and its bottom-up requests to its parents' `cadenza-<parent>-in`.
+Short names get the project (pubsub_names.py).
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ import attrs
 from cadenza.core import ConfigError, JobConfig
 from cadenza.core.config import GcsNotificationInput, PubSubInput
 from cadenza.core.foreign import is_gcs_notification
-from cadenza.core.wiring import edge_subscription, output_topic, uploads_subscription
+from cadenza.core.wiring import (
+    edge_subscription,
+    input_topic,
+    output_topic,
+    uploads_subscription,
+)
 from cadenza.runtime.pubsub_names import full_path
 
 
@@ -61,6 +68,8 @@ def sources(config: JobConfig, project: str, from_upstream: bool = False) -> tup
     """The subscriptions the job streams from (see the module docstring)."""
     found: dict[str, Source] = {}
     if from_upstream:
+        inbox = full_path("subscriptions", input_topic(config.job_name), project)
+        found[inbox] = Source(inbox)
         for parent in config.upstream:
             path = full_path("subscriptions", edge_subscription(config.job_name, parent), project)
             found[path] = Source(path)
@@ -79,6 +88,11 @@ def sources(config: JobConfig, project: str, from_upstream: bool = False) -> tup
 def output_topics(config: JobConfig, project: str) -> tuple[str, ...]:
     names = [output_topic(config.job_name), *(o.topic for o in config.events.outputs)]
     return tuple(dict.fromkeys(full_path("topics", name, project) for name in names))
+
+
+def parent_topics(config: JobConfig, project: str) -> tuple[tuple[str, str], ...]:
+    """(parent, the parent's input topic) for each parent: where bottom-up requests go."""
+    return tuple((p, full_path("topics", input_topic(p), project)) for p in config.upstream)
 
 
 def dead_letter_topic(config: JobConfig, project: str) -> str | None:
