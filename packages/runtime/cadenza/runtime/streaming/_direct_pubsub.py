@@ -7,6 +7,12 @@ process's `Leases` (deadlines extended while in work) and its ack id travels wit
 in the `ACK_ID_ATTRIBUTE` attribute, until the runtime acks it after its outcome is
 durable (streaming/settle.py).
 
+Each subscription is long-pulled by a `_Puller` thread of its own into a small queue;
+the runner's evaluator only takes from that queue, waiting at most `TAKE_WAIT_S`. The
+runner has one worker thread and evaluates its reads in turn, so a read that waited on
+the server for the whole long pull (as this module first did) held up every other
+read of the job for that long: 4-8 s per hop for a job reading two subscriptions.
+
 BEAM INTERNALS this module relies on (apache-beam==2.77.0 is pinned in the lock;
 tests/streaming_internals_test.py fails loudly if any of them changes):
 
@@ -29,6 +35,8 @@ tests/streaming_internals_test.py fails loudly if any of them changes):
 
 from __future__ import annotations
 
+import logging
+import queue
 import threading
 
 from apache_beam.io.gcp.pubsub import PubsubMessage, _PubSubSource
@@ -42,8 +50,10 @@ from apache_beam.utils.timestamp import Timestamp
 
 from cadenza.runtime.streaming.leases import leases_for
 
+LOGGER = logging.getLogger("cadenza.streaming")
 ACK_ID_ATTRIBUTE = "cadenza.ack_id"
 PULL_TIMEOUT_S = 5.0  # a long pull: the server answers as soon as a message arrives
+TAKE_WAIT_S = 0.1  # how long the runner's evaluator waits for one subscription's queue
 
 
 class ReadLeased(_DirectReadFromPubSub):
@@ -59,26 +69,93 @@ class ReadLeased(_DirectReadFromPubSub):
         return PCollection(pbegin.pipeline, is_bounded=False)
 
 
-class _ReadLeasedEvaluator(_PubSubReadEvaluator):
-    """Beam's Pub/Sub read evaluator, pulling without acknowledging."""
+class _Puller:
+    """Long-pulls one subscription on a thread of its own into a queue of at most
+    `max_messages`; what it pulled is held in the subscription's `Leases` at once."""
 
-    def _read_from_pubsub(self, timestamp_attribute):
+    def __init__(self, client, subscription: str, max_messages: int):
+        self._client, self.subscription, self._max = client, subscription, max_messages
+        self._queue: queue.Queue = queue.Queue(maxsize=max_messages)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, daemon=True, name=f"cadenza-pull-{subscription.rsplit('/', 1)[-1]}"
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
         from google.api_core.exceptions import DeadlineExceeded
 
+        leases = leases_for(self.subscription)
+        while not self._stopped.is_set():
+            room = self._max - self._queue.qsize()
+            if room <= 0:
+                self._stopped.wait(0.01)
+                continue
+            try:
+                response = self._client.pull(
+                    subscription=self.subscription, max_messages=room, timeout=PULL_TIMEOUT_S
+                )
+            except DeadlineExceeded:
+                continue
+            except Exception as err:  # the server is away: try again shortly
+                if not self._stopped.is_set():
+                    LOGGER.warning("pulling %s failed: %s", self.subscription, err)
+                self._stopped.wait(1.0)
+                continue
+            received = list(response.received_messages)
+            if not received:
+                continue
+            leases.hold(r.ack_id for r in received)
+            if self._stopped.is_set():  # stopped during the pull: give them back
+                leases.nack([r.ack_id for r in received])
+                return
+            for message in received:
+                self._queue.put(message)
+
+    def take(self, wait_s: float) -> list:
+        """What is queued (waiting up to `wait_s` for the first message)."""
+        try:
+            taken = [self._queue.get(timeout=wait_s)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                taken.append(self._queue.get_nowait())
+            except queue.Empty:
+                return taken
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+
+_pullers: dict[str, _Puller] = {}
+_pullers_lock = threading.Lock()
+
+
+def _puller_for(client, subscription: str, max_messages: int) -> _Puller:
+    with _pullers_lock:
+        puller = _pullers.get(subscription)
+        if puller is None:
+            puller = _pullers[subscription] = _Puller(client, subscription, max_messages)
+        return puller
+
+
+def stop_pulling(subscriptions) -> None:
+    """Stops the pullers of `subscriptions` (before their leases are given back)."""
+    with _pullers_lock:
+        stopping = [_pullers.pop(name) for name in subscriptions if name in _pullers]
+    for puller in stopping:
+        puller.stop()
+
+
+class _ReadLeasedEvaluator(_PubSubReadEvaluator):
+    """Beam's Pub/Sub read evaluator, taking from the subscription's `_Puller`."""
+
+    def _read_from_pubsub(self, timestamp_attribute):
         transform = self._applied_ptransform.transform
         client = self._get_subscriber_client(self._applied_ptransform)
-        leases = leases_for(self._sub_name)
-        try:
-            response = client.pull(
-                subscription=self._sub_name,
-                max_messages=transform.max_messages,
-                timeout=PULL_TIMEOUT_S,
-            )
-        except DeadlineExceeded:
-            return []
-        received = list(response.received_messages)
-        leases.hold(r.ack_id for r in received)
-        return [_leased(r) for r in received]
+        puller = _puller_for(client, self._sub_name, transform.max_messages)
+        return [_leased(r) for r in puller.take(TAKE_WAIT_S)]
 
 
 def _leased(received) -> tuple[Timestamp, PubsubMessage]:

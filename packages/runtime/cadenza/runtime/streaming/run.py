@@ -172,6 +172,7 @@ class StreamingRun:
         try:
             self._result.cancel()  # returns once the runner's worker is idle
         finally:
+            _direct_pubsub.stop_pulling(self.subscriptions)
             close_leases(self.subscriptions, give_back=True)
             release_shared_logic()
             self._ended.set()
