@@ -6,8 +6,9 @@
   streaming process (log: `.cadenza/jobs/<job>/job.log`). Manage it with
   `bazel run //tools:job -- status|stop|logs [JOB]`. `--dry-run`: print the plan only;
   `--restart`: stop (drain) the job if it runs, then start it again.
-- `--profile dataflow`: submit the job's batch form to Dataflow with the profile's
-  `sdk_container_image` (needs Google credentials; without them it stops before
+- `--profile dataflow`: apply the job's wiring on Google Cloud (Pub/Sub topics and
+  subscriptions, bucket notifications), then submit the job's batch form to Dataflow
+  with its Dataflow image (needs Google credentials; without them it stops before
   creating anything). `--dry-run` submits nothing: it writes the complete Dataflow job
   request to `--output` (default `.cadenza/deploy/<job>/dataflow-request.json`).
 - `--profile dask --set profiles.dask.scheduler=tcp://HOST:PORT`: run the job's batch
@@ -23,11 +24,12 @@ import sys
 
 from rich.console import Console
 
-from cadenza.core import CadenzaError, load_job_config
+from cadenza.core import CadenzaError, load_job_config, plan_wiring
 from cadenza.devtools.dataflow_deploy import pipeline_path, submit, write_dataflow_request
-from cadenza.devtools.local_deploy import deploy_local
+from cadenza.devtools.local_deploy import deploy_local, with_config
 from cadenza.devtools.localstack import working_directory
 from cadenza.devtools.registry import read_registry
+from cadenza.devtools.wiring_apply import job_plan
 from cadenza.devtools.wiring_apply import job_plan_table as plan_table
 from tools.deploy.job_args import job_logic, job_parser
 
@@ -81,7 +83,7 @@ def main(argv=None) -> int:
             return 2
     console.print(plan_table(dag, config.job_name))
     if args.profile == "dataflow":
-        return _dataflow(args, config, logic, rest, console)
+        return _dataflow(args, config, dag, logic, rest, console)
     if args.dry_run:
         console.print(f"dry run: nothing created; profile {args.profile!r} would run {args.module}")
         return 0
@@ -93,7 +95,7 @@ def main(argv=None) -> int:
     return 2
 
 
-def _dataflow(args, config, logic, rest, console: Console) -> int:
+def _dataflow(args, config, dag, logic, rest, console: Console) -> int:
     try:
         if args.dry_run:
             output = args.output or (
@@ -124,6 +126,8 @@ def _dataflow(args, config, logic, rest, console: Console) -> int:
             profile=args.profile,
             extra_args=rest,
             images_dir=working_directory() / ".cadenza" / "images",
+            wiring=job_plan(plan_wiring(with_config(dag, config)), config),
+            console=console,
         )
     except CadenzaError as error:
         console.print(f"[red]deploy:[/red] {error}")

@@ -18,6 +18,11 @@
   and the job graph Beam staged for it (a Beam Pipeline protobuf) beside it.
   It stages to `temp_location`'s bucket, which is served meanwhile by a throwaway
   fake-gcs-server (STORAGE_EMULATOR_HOST) with fake credentials (ENVIRONMENT.md).
+- Before submitting, the job's part of the DAG's wiring is applied on Google Cloud
+  (`apply_cloud_wiring`): its Pub/Sub topics and subscriptions, and the bucket
+  notifications of the buckets it watches, through the Cloud Storage API
+  (gcs_notifications.py); a conflict or a missing external subscription stops the
+  deploy before anything is submitted.
 - Jobs that only stream are refused: the runtime streams on the local runner only (its
   ack-after-output Pub/Sub read is a DirectRunner evaluator). A job with batch inputs
   too runs those here.
@@ -258,8 +263,11 @@ def submit(
     profile: str = "dataflow",
     extra_args=(),
     images_dir: pathlib.Path = pathlib.Path(".cadenza/images"),
+    wiring=None,
+    console=None,
 ) -> None:
-    """Submits the job's batch form to Dataflow (needs credentials) and waits for it."""
+    """Submits the job's batch form to Dataflow (needs credentials) and waits for it,
+    after applying `wiring` (the job's `job_plan`) on Google Cloud."""
     from cadenza.runtime.batch import run_batch
 
     dataflow_profile(config, profile)
@@ -271,6 +279,17 @@ def submit(
             "account key, or run `gcloud auth application-default login` (looked at "
             f"{adc_path(os.environ)}); nothing was created or staged"
         )
+    if wiring is not None:
+        from cadenza.devtools.wiring_apply import problems, wiring_table
+        from cadenza.runtime.pubsub_names import project_for
+
+        rows = apply_cloud_wiring(wiring, project_for(config, profile))
+        if console is not None:
+            console.print(wiring_table(rows, f"wiring for {config.job_name} on Google Cloud"))
+        stopping = problems(rows)
+        if stopping:
+            names = ", ".join(f"{r.kind} {r.name} ({r.status})" for r in stopping)
+            raise DeployError(f"{config.job_name}: not submitted: the wiring has problems: {names}")
     run_batch(
         config,
         logic,
@@ -279,9 +298,20 @@ def submit(
     )
 
 
+def apply_cloud_wiring(plan, project: str, storage_client=None) -> list:
+    """`plan` on Google Cloud (the emulator when PUBSUB_EMULATOR_HOST is set): Pub/Sub
+    topics and subscriptions, then bucket notifications; one row per resource."""
+    from cadenza.devtools.gcs_notifications import apply_notifications
+    from cadenza.devtools.wiring_apply import apply_plan
+
+    rows = [r for r in apply_plan(plan, project, local=False) if r.kind != "notification"]
+    return rows + apply_notifications(plan, project, storage_client)
+
+
 __all__ = [
     "DeployError",
     "adc_path",
+    "apply_cloud_wiring",
     "beam_sdk_image_name",
     "container_images",
     "dataflow_profile",
