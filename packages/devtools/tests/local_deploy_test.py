@@ -176,16 +176,29 @@ def test_local_deploy_streams_an_upload_and_stop_drains(tmp_path, monkeypatch):
         # acknowledged and counted as finished, not processed
         assert re.search(r"finished [1-9]", log), log
 
+        # Uploaded while the job is stopped: its notification waits in the subscription,
+        # and survives a restart of the stack.
+        previous = apply_env(state.env)
+        try:
+            storage.Client().bucket("uploads").blob("new/b.txt").upload_from_string(b"later")
+        finally:
+            restore_env(previous)
         pids = dict(state.pids)
         assert stack.stop() and stack.status() is None
+        assert stack.saved == 1 and list(stack.pending_path.iterdir())
         assert not any(pid_alive(p) for p in pids.values())
-        restarted, started = stack.ensure()  # objects kept; the wiring recreated
-        assert started and restarted.pids != pids
+        restarted, started = stack.ensure()  # objects kept; the wiring and message restored
+        assert started and restarted.pids != pids and stack.restored == 1
+        assert not list(stack.pending_path.iterdir())
         previous = apply_env(restarted.env)
         try:
-            assert storage.Client().bucket("uploads").blob("new/a.txt").exists()
+            bucket = storage.Client().bucket("uploads")
+            assert bucket.blob("new/a.txt").exists()
             rows = apply_plan(plan, restarted.project)
             assert {r.name: r.status for r in rows}["cadenza-tinyjob-uploads-uploads"] == EXISTS
+            assert not bucket.blob("out/new/b.txt.json").exists()
+            assert deploy_local(config, dag, console=console(), **kwargs) == 0
+            wait_for(lambda: bucket.blob("out/new/b.txt.json").exists(), "b after the restart", 60)
         finally:
             restore_env(previous)
     finally:

@@ -2,8 +2,9 @@
 output events; and which mode the job command line picks."""
 
 from cadenza.core import parse_job_config
+from cadenza.core.wiring import RESTORED_FOR_ATTRIBUTE
 from cadenza.runtime.streaming import can_stream, has_batch_input, is_streaming
-from cadenza.runtime.streaming.topology import output_topics, parent_topics, sources
+from cadenza.runtime.streaming.topology import Source, output_topics, parent_topics, sources
 
 CHILD = """
 job_name: fingerprint
@@ -53,3 +54,14 @@ def test_the_modes_a_config_allows():
         "job_name: tool\nevents: {inputs: [{type: listing, location: x}]}", env={}
     )
     assert not can_stream(root)
+
+
+def test_a_message_restored_for_another_subscription_is_not_kept():
+    mine, other = "projects/p/subscriptions/a", "projects/p/subscriptions/b"
+    source = Source(mine)
+    assert source.keeps({}) and source.keeps({RESTORED_FOR_ATTRIBUTE: mine})
+    assert not source.keeps({RESTORED_FOR_ATTRIBUTE: other})
+    uploads = Source(mine, bucket="up", prefixes=("new/",))
+    notification = {"eventType": "OBJECT_FINALIZE", "bucketId": "up", "objectId": "new/x"}
+    assert uploads.keeps({**notification, RESTORED_FOR_ATTRIBUTE: mine})
+    assert not uploads.keeps({**notification, RESTORED_FOR_ATTRIBUTE: other})

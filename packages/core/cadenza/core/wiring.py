@@ -40,6 +40,11 @@ if TYPE_CHECKING:
     from cadenza.core.dag import Dag
 
 
+#: On a message the local stack published again after a restart: the subscription it
+#: was waiting in (cadenza.devtools.pending); the topic's other subscriptions skip it.
+RESTORED_FOR_ATTRIBUTE = "cadenza_restored_for"
+
+
 def output_topic(job: str) -> str:
     return f"cadenza-{job}-out"
 

@@ -6,8 +6,9 @@ directory bazel is run in (`.cadenza/jobs/`, `.cadenza/stack/`):
     status [JOB]          the jobs started here: running or not, pid, log
     stop JOB|--all        SIGTERM, then wait for the drain (--timeout, default 60 s)
     logs JOB [-n N] [-f]  the end of the job's log (-f: follow)
-    stack status|stop     the local stack (stopping it loses Pub/Sub's in-memory state;
-                          it refuses while jobs run, unless --with-jobs)
+    stack status|stop     the local stack (stopping keeps the objects, the wiring and the
+                          waiting messages for the next start; it refuses while jobs
+                          run, unless --with-jobs)
     upload FILE... --to gs://BUCKET/PREFIX/   put files on the local stack's storage
                           server: each upload notifies the jobs watching that bucket
     ls gs://BUCKET[/PREFIX]   the objects there, with sizes
@@ -166,9 +167,9 @@ def _stack(stack: LocalStack, jobs: LocalJobs, args, console: Console) -> int:
     if stack.stop():
         console.print(
             f"local stack in {stack.root} stopped. Objects are kept in {stack.root / 'gcs'}; "
-            "Pub/Sub's unacknowledged messages are gone (the emulator keeps them in memory); "
-            f"its topics and subscriptions are recreated from {stack.wiring_path.name} when "
-            "the stack starts again (the next deploy)."
+            f"the {stack.saved} message(s) waiting in its subscriptions in "
+            f"{stack.pending_path}, and its topics and subscriptions in "
+            f"{stack.wiring_path.name}: the next start (the next deploy) restores them."
         )
     else:
         console.print(f"no local stack recorded in {stack.root}")

@@ -13,9 +13,12 @@ when both pids are alive and both ports answer.
 
 fake-gcs-server publishes every bucket's OBJECT_FINALIZE events to one topic,
 `UPLOADS_TOPIC` (notifications cannot be configured per bucket locally). Its objects
-are kept under `<root>/gcs/`, so a restart loses none; the Pub/Sub emulator keeps
-topics, subscriptions and unacknowledged messages in memory, so after a restart the
-wiring must be applied again (deploy does it; `ensure` says when it started anew).
+are kept under `<root>/gcs/`, so a restart loses none. The Pub/Sub emulator keeps
+topics, subscriptions and unacknowledged messages in memory only, so the stack keeps
+them itself: the topics and subscriptions deploys created are recorded
+(`pubsub-wiring.json`) and recreated when it starts, and `stop()` saves the messages
+still waiting in those subscriptions (`pending/`), which the next start publishes again
+(cadenza.devtools.pending). A stack that is killed instead of stopped loses those.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import urllib.request
 import attrs
 
 from cadenza.devtools.emulators import DEFAULT_PROJECT, EmulatorError, Emulators, free_port
+from cadenza.devtools.pending import restore_pending, save_pending
 
 DEFAULT_ROOT = pathlib.Path(".cadenza/stack")
 UPLOADS_TOPIC = "cadenza-uploads"
@@ -124,6 +128,7 @@ class LocalStack:
     ):
         self.root = pathlib.Path(root or default_root()).resolve()
         self.project, self.uploads_topic = project, uploads_topic
+        self.saved = self.restored = 0  # messages kept by the last stop / start here
 
     @property
     def state_path(self) -> pathlib.Path:
@@ -239,6 +244,9 @@ class LocalStack:
         )
         emulators.start()  # each server in its own session: they outlive this process
         self._restore_wiring(emulators.env())
+        self.restored = self._with_env(
+            emulators.env(), lambda: restore_pending(self.project, self.pending_path)
+        )
         state = StackState(
             root=str(self.root),
             project=self.project,
@@ -253,10 +261,34 @@ class LocalStack:
         tmp.replace(self.state_path)
         return state
 
+    @property
+    def pending_path(self) -> pathlib.Path:
+        """Messages that were waiting in the recorded subscriptions when the stack stopped."""
+        return self.root / "pending"
+
     def stop(self) -> bool:
-        """Stops both servers (by the recorded pids); True if a stack was recorded."""
+        """Saves the waiting messages, then stops both servers (by the recorded pids);
+        True if a stack was recorded. `saved` says how many messages were kept."""
         with self._locked():
+            self.saved = 0
+            state = self.status()
+            if state is not None:
+                subscriptions = [(s[0], s[1]) for s in self._read_wiring()["subscriptions"]]
+                self.saved = self._with_env(
+                    state.env,
+                    lambda: save_pending(self.project, subscriptions, self.pending_path),
+                )
             return self._stop_recorded()
+
+    @staticmethod
+    def _with_env(env, call):
+        from cadenza.devtools.emulators import apply_env, restore_env
+
+        previous = apply_env(env)
+        try:
+            return call()
+        finally:
+            restore_env(previous)
 
     def _stop_recorded(self) -> bool:
         state = self.read_state()

@@ -7,7 +7,8 @@
 The pipeline, on Beam's bundle-based DirectRunner with `--streaming`:
 
     ReadLeased(subscription)    pull, no ack; leases extended while in work
-      -> Receive                Carried(receipt, event); uploads outside the prefix: finished
+      -> Receive                Carried(receipt, event); uploads outside the prefix, and
+                                messages restored for another subscription: finished
       -> FusedLifecycle         decode ... write outputs, carrying each receipt
       -> Settle                 publish / dead-letter durably, then ack
 
@@ -114,9 +115,6 @@ class StreamJob(beam.PTransform):
                 | f"Read{i}" >> _direct_pubsub.ReadLeased(source.subscription, self._max)
                 | f"Receive{i}" >> beam.Map(_receive, source.subscription)
             )
-            if source.bucket is None:
-                events.append(received)
-                continue
             events.append(received | f"Watched{i}" >> beam.Filter(_kept_by(source)))
             unwatched.append(
                 received

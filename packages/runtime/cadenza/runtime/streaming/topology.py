@@ -18,6 +18,7 @@ from cadenza.core import ConfigError, JobConfig
 from cadenza.core.config import GcsNotificationInput, PubSubInput
 from cadenza.core.foreign import is_gcs_notification
 from cadenza.core.wiring import (
+    RESTORED_FOR_ATTRIBUTE,
     edge_subscription,
     input_topic,
     output_topic,
@@ -39,7 +40,11 @@ class Source:
     prefixes: tuple[str, ...] = ()
 
     def keeps(self, attributes) -> bool:
-        """False for an upload notification outside this source's bucket/prefixes."""
+        """False for an upload notification outside this source's bucket/prefixes, and
+        for a message the local stack restored for another subscription."""
+        restored_for = attributes.get(RESTORED_FOR_ATTRIBUTE)
+        if restored_for is not None and restored_for != self.subscription:
+            return False
         if self.bucket is None or not is_gcs_notification(attributes):
             return True
         name = attributes["objectId"]

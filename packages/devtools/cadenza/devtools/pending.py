@@ -1,0 +1,105 @@
+"""Unacknowledged Pub/Sub messages kept across a restart of the local stack.
+
+The Pub/Sub emulator keeps messages in memory only. When the stack stops, `save_pending`
+pulls every message still waiting in the recorded subscriptions (without acknowledging:
+the emulator is about to go) into `<folder>/<subscription>.jsonl`; when it starts again,
+`restore_pending` publishes each one again to its subscription's topic, with the
+attribute `RESTORED_FOR_ATTRIBUTE` naming the subscription it was waiting in, and
+removes the file. The topic's other subscriptions receive the copy too: the runtime
+acknowledges, without processing, a restored message meant for another subscription
+(streaming/topology.py), so each subscription gets back exactly what it had.
+
+A stack that is killed rather than stopped has no chance to save: its waiting messages
+are lost, as before.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import pathlib
+
+from cadenza.core.wiring import RESTORED_FOR_ATTRIBUTE
+
+PULL_BATCH = 1000
+
+
+def _file(folder: pathlib.Path, subscription: str) -> pathlib.Path:
+    return folder / f"{subscription}.jsonl"
+
+
+def save_pending(project: str, subscriptions, folder: pathlib.Path) -> int:
+    """Saves the waiting messages of `subscriptions` ((name, topic) pairs); returns how
+    many. PUBSUB_EMULATOR_HOST must point at the running emulator."""
+    from google.api_core.exceptions import NotFound
+    from google.cloud import pubsub_v1
+
+    subscriber = pubsub_v1.SubscriberClient()
+    saved = 0
+    try:
+        for name, topic in subscriptions:
+            path = f"projects/{project}/subscriptions/{name}"
+            records = []
+            while True:
+                try:
+                    response = subscriber.pull(
+                        request={
+                            "subscription": path,
+                            "max_messages": PULL_BATCH,
+                            "return_immediately": True,
+                        },
+                        timeout=30,
+                    )
+                except NotFound:
+                    break
+                received = response.received_messages
+                if not received:
+                    break
+                records += [
+                    {
+                        "topic": topic,
+                        "data": base64.b64encode(r.message.data).decode(),
+                        "attributes": dict(r.message.attributes),
+                        "published": r.message.publish_time.isoformat(),
+                    }
+                    for r in received
+                ]
+            if records:
+                folder.mkdir(parents=True, exist_ok=True)
+                target = _file(folder, name)
+                tmp = target.with_suffix(".tmp")
+                tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+                tmp.replace(target)
+                saved += len(records)
+    finally:
+        subscriber.close()
+    return saved
+
+
+def restore_pending(project: str, folder: pathlib.Path) -> int:
+    """Publishes the saved messages again (see the module docstring); returns how many."""
+    files = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+    if not files:
+        return 0
+    from google.cloud import pubsub_v1
+
+    publisher = pubsub_v1.PublisherClient()
+    restored = 0
+    for path in files:
+        subscription = f"projects/{project}/subscriptions/{path.stem}"
+        futures = []
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            attributes = {**record["attributes"], RESTORED_FOR_ATTRIBUTE: subscription}
+            futures.append(
+                publisher.publish(
+                    f"projects/{project}/topics/{record['topic']}",
+                    base64.b64decode(record["data"]),
+                    **attributes,
+                )
+            )
+        for future in futures:
+            future.result(timeout=30)
+        path.unlink()
+        restored += len(futures)
+    return restored
