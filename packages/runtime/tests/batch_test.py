@@ -141,9 +141,11 @@ def dask_cluster(tmp_path):
 
 
 def test_local_and_dask_give_identical_outputs(tmp_path, dask_cluster):
+    """The same outputs on the local runner and on Dask (two workers), and with the
+    lifecycle's steps fused or each its own transform."""
     outputs = {}
-    for profile in ("local", "dask"):
-        root = tmp_path / profile
+    for profile, fused in (("local", True), ("local", False), ("dask", None)):
+        root = tmp_path / f"{profile}-{fused}"
         config = make_config(
             root,
             "profiles:\n  local: {runner: local}\n"
@@ -153,13 +155,18 @@ def test_local_and_dask_give_identical_outputs(tmp_path, dask_cluster):
         for element in elements:
             put_input(root, element, "fail" if element == "t07" else f"content of {element}")
         run = run_batch(
-            config, Describe(), profile=profile, elements=elements, runs_root=str(root / "runs")
+            config,
+            Describe(),
+            profile=profile,
+            elements=elements,
+            runs_root=str(root / "runs"),
+            fused=fused,
         )
         assert run.counts() == {"dead_letter:logic": 1, "processed": 29}, profile
-        outputs[profile] = {
+        outputs[profile, fused] = {
             p.name: p.read_bytes()
             for p in sorted((root / "out").iterdir())
             if not p.name.endswith(".provenance.json")
         }
-    assert len(outputs["local"]) == 58
-    assert outputs["local"] == outputs["dask"]
+    assert len(outputs["local", True]) == 58
+    assert outputs["local", True] == outputs["local", False] == outputs["dask", None]

@@ -206,9 +206,15 @@ def run_batch(
     runs_root: str = ".cadenza/runs",
     elements: Iterable | None = None,
     extra_args: Sequence[str] = (),
+    fused: bool | None = None,
 ) -> BatchRun:
     """Runs the job over its batch inputs (or `elements`: ids, Messages, raw bytes or
-    Pub/Sub messages)."""
+    Pub/Sub messages).
+
+    The lifecycle's steps run fused in one DoFn (`fused`, by default) on the local
+    runner and on Dask, where each transform costs every element a task (on Dask a
+    scheduled one); on Dataflow each step is its own transform, as its job graph shows.
+    """
     items = list(elements) if elements is not None else batch_events(config)
     events = [
         encode(Message.new(i)) if isinstance(i, str) else encode(i) if isinstance(i, Message) else i
@@ -219,7 +225,8 @@ def run_batch(
     folder = f"{runs_root.rstrip('/')}/{config.job_name}/{run_id}"
     dead_folder = dead_letter_folder(config, folder)
     options = pipeline_options(config, profile, extra_args)
-    fused = config.profile(profile).runner == "local"  # one DoFn: the local runner's speed
+    if fused is None:
+        fused = config.profile(profile).runner != "dataflow"
     with beam.Pipeline(options=options) as pipeline:
         results = (
             pipeline
