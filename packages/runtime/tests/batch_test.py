@@ -1,6 +1,7 @@
 """Batch runs on the local runner and on a real dask.distributed cluster."""
 
 import base64
+import hashlib
 import json
 
 import attrs
@@ -48,6 +49,16 @@ def test_local_batch_run_records_every_outcome(tmp_path):
     dead = [json.loads(p.read_text()) for p in (tmp_path / "dead" / "dead_letter").iterdir()]
     assert sorted(d["element"] for d in dead) == ["bad", "missing"]
     assert len(list((tmp_path / "runs" / "describe" / run.run_id / "events").iterdir())) == 3
+    # outcomes: a JSON-lines file per bundle; a bundle the runner retried (its records
+    # written again, in another file) still counts once
+    outcome_files = list((tmp_path / "runs" / "describe" / run.run_id / "outcomes").iterdir())
+    assert outcome_files and all(f.suffix == ".jsonl" for f in outcome_files)
+    (outcome_files[0].parent / "retried.jsonl").write_bytes(outcome_files[0].read_bytes())
+    assert sum(run.counts().values()) == 5
+    # the provenance's input digest is that of the bytes the logic read
+    provenance = json.loads((tmp_path / "out" / "t1.json.provenance.json").read_text())
+    content = (tmp_path / "in" / "t1.txt").read_bytes()
+    assert provenance["inputs"]["audio"] == "sha256:" + hashlib.sha256(content).hexdigest()
 
 
 def notification(name: str, event: str = "OBJECT_FINALIZE") -> dict:

@@ -18,6 +18,7 @@ failures. The job never writes storage code.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import pathlib
@@ -53,13 +54,23 @@ class InputHandle:
 
     name: str
     path: str
+    # the digest of what read_bytes() returned, for the outputs' provenance
+    _read: dict = attrs.field(factory=dict, init=False, eq=False, repr=False)
 
     def exists(self) -> bool:
         return FileSystems.exists(self.path)
 
     def read_bytes(self) -> bytes:
         with FileSystems.open(self.path) as handle:
-            return handle.read()
+            data = handle.read()
+        self._read["digest"] = "sha256:" + hashlib.sha256(data).hexdigest()
+        return data
+
+    @property
+    def read_digest(self) -> str | None:
+        """sha256 of the bytes `read_bytes()` last returned (None if it was not called):
+        the provenance then records what the logic read, without reading it again."""
+        return self._read.get("digest")
 
     def open(self) -> BinaryIO:
         """A binary stream; close it (or use `with`)."""

@@ -4,11 +4,12 @@ Batch inputs are read by the launcher and handed to the pipeline with `Create`:
 a file of ids (one per line), a file of Pub/Sub messages (`format: messages`: one
 JSON object per line, e.g. saved upload notifications, decoded as the job's
 `events.accept` allows) or a bucket/folder listing (the id is the file name less the
-suffix). Every result is written by the pipeline's own DoFns, one small JSON file per
-element, under the run's folder:
+suffix). Every result is written by the pipeline's own DoFns under the run's folder:
 
-    <runs>/<job>/<run id>/outcomes/    what happened to each element
-    <runs>/<job>/<run id>/events/      the messages for the children (Cadenza format)
+    <runs>/<job>/<run id>/outcomes/    what happened to each element (a JSON-lines
+                                       file per bundle)
+    <runs>/<job>/<run id>/events/      the messages for the children (Cadenza format,
+                                       a file per message)
     <dead_letter.location or run folder>/dead_letter/   failures with their reasons
 
 and, when the config names `dead_letter.topic`, each failure is also published there.
@@ -18,8 +19,9 @@ avoids: no `Read` (it cannot translate it), no side inputs (it recomputes them),
 reliance on tagged outputs (it does not split them: see lifecycle/_step.py), and one
 final step that depends on every write (it computes only the last transform's
 lineage). Nothing is aggregated inside the pipeline, so nothing can be lost or
-doubled; the summary is read from the records. Records are named after the message,
-so a rerun of the same elements overwrites rather than duplicates.
+doubled; the summary is read from the records. Event and dead-letter files are named
+after their message, and each outcome line carries its message's key, so a bundle the
+runner retries rewrites or repeats records that readers count once.
 """
 
 from __future__ import annotations
@@ -125,26 +127,59 @@ class _WriteRecordFn(beam.DoFn):
         yield path
 
 
+class _WriteOutcomesFn(beam.DoFn):
+    """Collects a bundle's outcome records and writes them as one JSON-lines file when
+    the bundle finishes (one file per bundle, not per element: a file costs more than
+    the record). The file is named after its records' keys, and each line carries its
+    key, so `BatchRun.outcomes` counts a retried bundle's records once."""
+
+    def __init__(self, folder: str, key, render):
+        self._folder, self._key, self._render = folder, key, render
+        self._lines: dict[str, bytes] | None = None
+
+    def start_bundle(self):
+        self._lines = {}
+
+    def process(self, item):
+        key = self._key(item)
+        line = json.dumps({"key": key, **self._render(item)}, sort_keys=True).encode()
+        if self._lines is None:  # a runner that did not start the bundle: one file each
+            self._write({key: line})
+        else:
+            self._lines[key] = line
+        yield key
+
+    def finish_bundle(self):
+        lines, self._lines = self._lines, None
+        if lines:
+            self._write(lines)
+
+    def _write(self, lines: dict[str, bytes]) -> None:
+        name = hashlib.sha256("\0".join(sorted(lines)).encode()).hexdigest()[:24]
+        body = b"".join(lines[key] + b"\n" for key in sorted(lines))
+        path = f"{self._folder.rstrip('/')}/{name}.jsonl"
+        write_atomically(path, body, durable=False)  # records, not outputs
+
+
 def _outcome(kind: str):
-    def render(item) -> bytes:
+    def render(item) -> dict:
         if isinstance(item, DeadLetter):
-            record = {
+            return {
                 "element": item.element,
                 "outcome": f"dead_letter:{item.stage}",
                 "reason": item.reason,
             }
-        else:
-            record = {
-                "element": item.element,
-                "outcome": item.audit_log[-1].outcome.value if item.audit_log else kind,
-            }
-        return json.dumps(record, sort_keys=True).encode()
+        return {
+            "element": item.element,
+            "outcome": item.audit_log[-1].outcome.value if item.audit_log else kind,
+        }
 
     return render
 
 
 def _message_key(message: Message) -> str:
-    return message.message_id
+    """The message's id; for a message without one, a digest of its encoding."""
+    return message.message_id or "sha256:" + hashlib.sha256(encode(message)).hexdigest()
 
 
 def _event_key(data: bytes) -> str:
@@ -183,13 +218,15 @@ class BatchRun:
     elements: int
 
     def outcomes(self) -> list[dict]:
-        """Every element's outcome record of this run."""
-        (result,) = FileSystems.match([f"{self.folder}/outcomes/*.json"])
-        records = []
+        """Every element's outcome record of this run (each message's once)."""
+        (result,) = FileSystems.match([f"{self.folder}/outcomes/*.jsonl"])
+        records: dict[str, dict] = {}
         for meta in result.metadata_list:
             with FileSystems.open(meta.path) as handle:
-                records.append(json.loads(handle.read()))
-        return sorted(records, key=lambda r: (r["outcome"], str(r["element"])))
+                for line in handle.read().decode().splitlines():
+                    record = json.loads(line)
+                    records[record.pop("key")] = record
+        return sorted(records.values(), key=lambda r: (r["outcome"], str(r["element"])))
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -241,12 +278,12 @@ def run_batch(
         written = [
             results["published_messages"]
             | "PublishedOutcome"
-            >> beam.ParDo(_WriteRecordFn(outcomes, _message_key, _outcome("published"))),
+            >> beam.ParDo(_WriteOutcomesFn(outcomes, _message_key, _outcome("published"))),
             results["finished"]
             | "FinishedOutcome"
-            >> beam.ParDo(_WriteRecordFn(outcomes, _message_key, _outcome("finished"))),
+            >> beam.ParDo(_WriteOutcomesFn(outcomes, _message_key, _outcome("finished"))),
             results["dead_letter"]
-            | "DeadOutcome" >> beam.ParDo(_WriteRecordFn(outcomes, _dead_key, _outcome("dead"))),
+            | "DeadOutcome" >> beam.ParDo(_WriteOutcomesFn(outcomes, _dead_key, _outcome("dead"))),
             results["dead_letter"]
             | "DeadLetters" >> beam.ParDo(_WriteRecordFn(dead_letters, _dead_key, _dead_json)),
             results["published"]

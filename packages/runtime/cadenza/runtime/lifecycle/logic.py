@@ -46,6 +46,8 @@ class Produced:
 
     message: Message
     result: Result
+    # digests of the inputs the logic read whole ({name: "sha256:..."}), for provenance
+    input_digests: dict = attrs.field(factory=dict)
 
 
 class LogicTimeout(TimeoutError):
@@ -181,7 +183,8 @@ class _RunLogicFn(beam.DoFn):
         if problem:
             yield self._dead(message, problem)
             return
-        yield Produced(message, result)
+        digests = {name: h.read_digest for name, h in ctx.inputs.items() if h.read_digest}
+        yield Produced(message, result, digests)
 
     def _dead(self, message, reason, error=None):
         count(self._config.job_name, "dead_letter_logic")

@@ -85,8 +85,9 @@ class _WriteFn(beam.DoFn):
         message, result = item.message, item.result
         config = self._config
         try:
+            read = getattr(item, "input_digests", {})
             inputs = {
-                loc.name: digest(loc.path_for(message.element))
+                loc.name: read.get(loc.name) or digest(loc.path_for(message.element))
                 for loc in config.data.inputs
                 if not loc.skip_existence_check
             }
