@@ -257,7 +257,10 @@ def _send(stack: LocalStack, args, console: Console) -> int:
         return 2
     state = stack.status()
     if state is None:
-        console.print(f"[red]send:[/red] the local stack in {stack.root} is not running")
+        console.print(
+            f"[red]send:[/red] the local stack in {stack.root} is not running: deploy "
+            f"{args.job} first (bazel run //jobs/{args.job}:deploy)"
+        )
         return 1
     apply_env(state.env)
     publisher = pubsub_v1.PublisherClient()
