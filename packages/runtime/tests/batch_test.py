@@ -3,12 +3,13 @@
 import base64
 import hashlib
 import json
+import pathlib
 
 import attrs
 import pytest
 from jobs_for_tests import Describe, make_config, put_input
 
-from cadenza.core import ConfigError, Message
+from cadenza.core import ConfigError, Message, decode
 from cadenza.devtools.dask_cluster import DaskCluster
 from cadenza.runtime.batch import batch_ids, run_batch
 from cadenza.runtime.profiles import profile_args
@@ -48,7 +49,10 @@ def test_local_batch_run_records_every_outcome(tmp_path):
     }
     dead = [json.loads(p.read_text()) for p in (tmp_path / "dead" / "dead_letter").iterdir()]
     assert sorted(d["element"] for d in dead) == ["bad", "missing"]
-    assert len(list((tmp_path / "runs" / "describe" / run.run_id / "events").iterdir())) == 3
+    events = pathlib.Path(run.events_folder)
+    lines = [line for f in events.iterdir() for line in f.read_text().splitlines()]
+    sent = sorted(decode(base64.b64decode(json.loads(line)["data"])).element for line in lines)
+    assert sent == ["p", "t1", "t2"]  # the ping, and the two processed
     # outcomes: a JSON-lines file per bundle; a bundle the runner retried (its records
     # written again, in another file) still counts once
     outcome_files = list((tmp_path / "runs" / "describe" / run.run_id / "outcomes").iterdir())
@@ -181,3 +185,20 @@ def test_local_and_dask_give_identical_outputs(tmp_path, dask_cluster):
         }
     assert len(outputs["local", True]) == 58
     assert outputs["local", True] == outputs["local", False] == outputs["dask", None]
+
+
+def test_a_childs_batch_run_reads_its_parents_events(tmp_path):
+    parent = make_config(tmp_path / "parent")
+    for element in ("a", "b"):
+        put_input(tmp_path / "parent", element)
+    run = run_batch(parent, Describe(), elements=["a", "b"], runs_root=str(tmp_path / "runs"))
+    (events,) = pathlib.Path(run.events_folder).iterdir()  # one bundle, one file
+    child_root = tmp_path / "child"
+    child = make_config(
+        child_root, f"events: {{inputs: [{{type: file, path: {events}, format: messages}}]}}"
+    )
+    for element in ("a", "b"):
+        put_input(child_root, element)
+    child_run = run_batch(child, Describe(), runs_root=str(tmp_path / "runs-child"))
+    assert child_run.counts() == {"processed": 2}
+    assert sorted(p.name for p in (child_root / "out").glob("?.json")) == ["a.json", "b.json"]

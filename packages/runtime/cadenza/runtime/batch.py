@@ -8,8 +8,10 @@ suffix). Every result is written by the pipeline's own DoFns under the run's fol
 
     <runs>/<job>/<run id>/outcomes/    what happened to each element (a JSON-lines
                                        file per bundle)
-    <runs>/<job>/<run id>/events/      the messages for the children (Cadenza format,
-                                       a file per message)
+    <runs>/<job>/<run id>/events/      the messages for the children, a JSON-lines file
+                                       per bundle in the saved Pub/Sub message format
+                                       (`{"data": <base64 Cadenza message>}`): a child's
+                                       batch input (`type: file, format: messages`)
     <dead_letter.location or run folder>/dead_letter/   failures with their reasons
 
 and, when the config names `dead_letter.topic`, each failure is also published there.
@@ -19,9 +21,10 @@ avoids: no `Read` (it cannot translate it), no side inputs (it recomputes them),
 reliance on tagged outputs (it does not split them: see lifecycle/_step.py), and one
 final step that depends on every write (it computes only the last transform's
 lineage). Nothing is aggregated inside the pipeline, so nothing can be lost or
-doubled; the summary is read from the records. Event and dead-letter files are named
-after their message, and each outcome line carries its message's key, so a bundle the
-runner retries rewrites or repeats records that readers count once.
+doubled; the summary is read from the records. Dead-letter files are named after their
+message, and each outcome and event line carries its message's key, so a bundle the
+runner retries rewrites or repeats records that readers count once (children drop a
+repeated event by its message id).
 """
 
 from __future__ import annotations
@@ -127,11 +130,11 @@ class _WriteRecordFn(beam.DoFn):
         yield path
 
 
-class _WriteOutcomesFn(beam.DoFn):
-    """Collects a bundle's outcome records and writes them as one JSON-lines file when
-    the bundle finishes (one file per bundle, not per element: a file costs more than
-    the record). The file is named after its records' keys, and each line carries its
-    key, so `BatchRun.outcomes` counts a retried bundle's records once."""
+class _WriteBundleLinesFn(beam.DoFn):
+    """Collects a bundle's records (`render` gives a dict) and writes them as one
+    JSON-lines file when the bundle finishes (one file per bundle, not per element: a
+    file costs more than the record). The file is named after its records' keys, and
+    each line carries its key, so readers count a retried bundle's records once."""
 
     def __init__(self, folder: str, key, render):
         self._folder, self._key, self._render = folder, key, render
@@ -186,8 +189,8 @@ def _event_key(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _identity(data: bytes) -> bytes:
-    return data
+def _event_line(data: bytes) -> dict:
+    return {"data": base64.b64encode(data).decode()}
 
 
 def _dead_json(record: DeadLetter) -> bytes:
@@ -216,6 +219,12 @@ class BatchRun:
     folder: str
     dead_letter_folder: str
     elements: int
+
+    @property
+    def events_folder(self) -> str:
+        """The run's messages for the children: JSON-lines files a child's batch run reads
+        as `{type: file, path: <file>, format: messages}`."""
+        return f"{self.folder}/events"
 
     def outcomes(self) -> list[dict]:
         """Every element's outcome record of this run (each message's once)."""
@@ -278,16 +287,18 @@ def run_batch(
         written = [
             results["published_messages"]
             | "PublishedOutcome"
-            >> beam.ParDo(_WriteOutcomesFn(outcomes, _message_key, _outcome("published"))),
+            >> beam.ParDo(_WriteBundleLinesFn(outcomes, _message_key, _outcome("published"))),
             results["finished"]
             | "FinishedOutcome"
-            >> beam.ParDo(_WriteOutcomesFn(outcomes, _message_key, _outcome("finished"))),
+            >> beam.ParDo(_WriteBundleLinesFn(outcomes, _message_key, _outcome("finished"))),
             results["dead_letter"]
-            | "DeadOutcome" >> beam.ParDo(_WriteOutcomesFn(outcomes, _dead_key, _outcome("dead"))),
+            | "DeadOutcome"
+            >> beam.ParDo(_WriteBundleLinesFn(outcomes, _dead_key, _outcome("dead"))),
             results["dead_letter"]
             | "DeadLetters" >> beam.ParDo(_WriteRecordFn(dead_letters, _dead_key, _dead_json)),
             results["published"]
-            | "WriteEvents" >> beam.ParDo(_WriteRecordFn(events_folder, _event_key, _identity)),
+            | "WriteEvents"
+            >> beam.ParDo(_WriteBundleLinesFn(events_folder, _event_key, _event_line)),
         ]
         if config.dead_letter.topic:
             topic = full_path("topics", config.dead_letter.topic, project_for(config, profile))
