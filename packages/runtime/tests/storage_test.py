@@ -81,3 +81,14 @@ def test_split_gcs_path_names_what_it_expected():
     assert split_gcs_path("gs://b/a/b.txt") == ("b", "a/b.txt")
     with pytest.raises(ValueError, match="expected gs://BUCKET/OBJECT"):
         split_gcs_path("gs://bucket-only")
+
+
+def test_a_folder_removed_between_writes_is_made_again(tmp_path):
+    import shutil
+
+    folder = tmp_path / "deep" / "er"
+    assert write_atomically(f"{folder}/a.json", b"1", overwrite=False, durable=False)
+    shutil.rmtree(tmp_path / "deep")  # the folder this process already knew goes away
+    assert write_atomically(f"{folder}/b.json", b"2", overwrite=False, durable=False)
+    assert write_atomically(f"{folder}/c.json", b"3")
+    assert sorted(p.name for p in folder.iterdir()) == ["b.json", "c.json"]  # no temporaries

@@ -20,10 +20,10 @@ Provenance goes to a sidecar `<output>.provenance.json`, written after the outpu
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-import pathlib
 import threading
 import uuid
 
@@ -73,7 +73,7 @@ def write_atomically(
     rename (fsync) unless `durable=False`, for records that can be rebuilt.
     """
     if is_local(path):
-        return _write_local(pathlib.Path(path), data, overwrite, durable)
+        return _write_local(path, data, overwrite, durable)
     if path.startswith("gs://"):
         return _write_gcs(path, data, overwrite)
     if not overwrite and FileSystems.exists(path):
@@ -83,27 +83,47 @@ def write_atomically(
     return True
 
 
-def _write_local(target: pathlib.Path, data: bytes, overwrite: bool, durable: bool = True) -> bool:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+_known_folders: set[str] = set()  # folders made or seen by this process
+
+
+def _open_temporary(target: str) -> tuple[str, object]:
+    """A new hidden temporary file beside `target` (its folder made if missing)."""
+    folder = os.path.dirname(target) or "."
+    temporary = f"{folder}/.{os.path.basename(target)}.{uuid.uuid4().hex}.tmp"
+    if folder not in _known_folders:
+        os.makedirs(folder, exist_ok=True)
+        _known_folders.add(folder)
     try:
-        with open(temporary, "wb") as handle:
+        return temporary, open(temporary, "xb")
+    except FileNotFoundError:  # the folder went away since: make it again
+        os.makedirs(folder, exist_ok=True)
+        return temporary, open(temporary, "xb")
+
+
+def _write_local(target: str, data: bytes, overwrite: bool, durable: bool = True) -> bool:
+    temporary, handle = _open_temporary(target)
+    linked = False
+    try:
+        with handle:
             handle.write(data)
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
         if overwrite:
             os.replace(temporary, target)
+            linked = True  # the temporary name is gone
             return True
         try:
             os.link(temporary, target)
         except FileExistsError:
-            if target.is_dir():
+            if os.path.isdir(target):
                 raise IsADirectoryError(f"{target} is a folder, not a file") from None
             return False
         return True
     finally:
-        temporary.unlink(missing_ok=True)
+        if not linked:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
 
 
 def _write_gcs(path: str, data: bytes, overwrite: bool) -> bool:

@@ -52,7 +52,7 @@ from cadenza.runtime.streaming.leases import leases_for
 
 LOGGER = logging.getLogger("cadenza.streaming")
 ACK_ID_ATTRIBUTE = "cadenza.ack_id"
-PULL_TIMEOUT_S = 5.0  # a long pull: the server answers as soon as a message arrives
+PULL_TIMEOUT_S = 2.0  # a long pull: the server answers as soon as a message arrives
 TAKE_WAIT_S = 0.1  # how long the runner's evaluator waits for one subscription's queue
 
 
@@ -127,6 +127,9 @@ class _Puller:
     def stop(self) -> None:
         self._stopped.set()
 
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
 
 _pullers: dict[str, _Puller] = {}
 _pullers_lock = threading.Lock()
@@ -141,11 +144,16 @@ def _puller_for(client, subscription: str, max_messages: int) -> _Puller:
 
 
 def stop_pulling(subscriptions) -> None:
-    """Stops the pullers of `subscriptions` (before their leases are given back)."""
+    """Stops the pullers of `subscriptions` (before their leases are given back) and
+    waits for their pulls to end: a process that exits with a pull still open leaves the
+    Pub/Sub emulator delivering the next message to it, and that message then waits for
+    its ack deadline before anyone else gets it."""
     with _pullers_lock:
         stopping = [_pullers.pop(name) for name in subscriptions if name in _pullers]
     for puller in stopping:
         puller.stop()
+    for puller in stopping:
+        puller.join(PULL_TIMEOUT_S + 1.0)
 
 
 class _ReadLeasedEvaluator(_PubSubReadEvaluator):
