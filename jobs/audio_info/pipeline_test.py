@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from cadenza.runtime.storage import read_provenance
 from jobs.audio_info import pipeline
 from jobs.audio_info.transforms import AudioInfoError, describe_audio
 
@@ -35,7 +36,7 @@ def test_job_describes_files_and_dead_letters_the_rest(tmp_path, monkeypatch, ca
     assert (stereo["sample_rate"], stereo["channels"], stereo["duration_s"]) == (16000, 2, 1.5)
     assert (rows["mono.flac.json"]["format"], rows["mono.flac.json"]["duration_s"]) == ("FLAC", 2.0)
     assert abs(rows["music.ogg.json"]["duration_s"] - 3.0) < 0.01
-    provenance = json.loads((out / "stereo.wav.json.provenance.json").read_text())
+    provenance = read_provenance(str(out / "stereo.wav.json"))
     assert provenance["job"] == "audio-info" and provenance["inputs"]["audio"].startswith("sha256:")
     (dead,) = [json.loads(p.read_text()) for p in (out / "dead_letter").iterdir()]
     assert dead["element"] == "notes.wav" and dead["stage"] == "logic"

@@ -10,6 +10,7 @@ import soundfile as sf
 from PIL import Image
 
 from cadenza.core import Dag, load_job_config
+from cadenza.runtime.storage import read_provenance
 from jobs.features import pipeline
 
 RATE = 44100  # the normalizer's canonical files: FLAC, 16-bit, 44.1 kHz
@@ -81,7 +82,7 @@ def test_each_canonical_track_gets_features_and_a_spectrogram(run):
     names |= {"tone-stereo.wav", "silence.wav"}
     assert set(found) == names
     assert {p.name.removesuffix(".png") for p in out.glob("*.png")} == names
-    provenance = json.loads((out / "tone.wav.json.provenance.json").read_text())
+    provenance = read_provenance(str(out / "tone.wav.json"))
     assert provenance["job"] == "features" and provenance["inputs"]["audio"].startswith("sha256:")
     (dead,) = [json.loads(p.read_text()) for p in (out / "dead_letter").iterdir()]
     assert dead["element"] == "broken.ogg" and dead["stage"] == "logic"

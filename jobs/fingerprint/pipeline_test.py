@@ -8,6 +8,7 @@ import soundfile as sf
 
 from cadenza.audio.fingerprint import FingerprintIndex
 from cadenza.audio.fingerprint.synthetic import melody
+from cadenza.runtime.storage import read_provenance
 from jobs.fingerprint import pipeline
 
 RATE = 22050
@@ -48,7 +49,7 @@ def test_job_catalogs_tracks_finds_reuploads_and_dead_letters_bad_files(
     assert match["track"] == "a-original.flac" and abs(match["offset_s"] - 25) <= 0.1
     artifact = np.load(io.BytesIO((out / "a-original.flac.landmarks.npz").read_bytes()))
     assert len(artifact["hashes"]) == original["hashes"] == len(artifact["frames"])
-    provenance = json.loads((out / "a-original.flac.json.provenance.json").read_text())
+    provenance = read_provenance(str(out / "a-original.flac.json"))
     assert provenance["job"] == "fingerprint"
     (dead,) = [json.loads(p.read_text()) for p in (out / "dead_letter").iterdir()]
     assert dead["element"] == "d-broken.ogg" and dead["stage"] == "logic"

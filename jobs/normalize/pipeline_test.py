@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from cadenza.runtime.storage import read_provenance
 from jobs.normalize import pipeline
 
 FFMPEG = "/usr/bin/ffmpeg"
@@ -112,7 +113,7 @@ def test_uploads_of_every_format_become_canonical_flac(folders, capsys):
     assert reports["opus.ogg"]["source"]["codec"] == "OPUS"
     assert reports["silence.flac"]["canonical"]["peak_dbfs"] is None
 
-    provenance = json.loads((out / "a.m4a.flac.provenance.json").read_text())
+    provenance = read_provenance(str(out / "a.m4a.flac"))
     assert provenance["job"] == "normalize" and provenance["inputs"]["audio"].startswith("sha256:")
     dead = {
         record["element"]: record

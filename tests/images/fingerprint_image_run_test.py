@@ -11,6 +11,7 @@ import soundfile
 
 from cadenza.audio.fingerprint.synthetic import SAMPLE_RATE, melody
 from cadenza.devtools.podman import Podman
+from cadenza.runtime.storage import read_provenance
 from tools.image.layout import Image
 
 
@@ -64,7 +65,7 @@ def test_the_job_fingerprints_a_mounted_track_and_dead_letters_a_broken_one(podm
     assert report["track"] == "song"
     assert report["duration_s"] == pytest.approx(20.0, abs=0.1)
     assert report["hashes"] > 200
-    provenance = json.loads((outbox / "song.json.provenance.json").read_text())
+    provenance = read_provenance(str(outbox / "song.json"))
     assert provenance["job"] == "fingerprint"
     assert (outbox / "song.landmarks.npz").stat().st_size > 0
     assert (outbox / "index" / "manifest.json").exists()

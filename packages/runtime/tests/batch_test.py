@@ -13,6 +13,7 @@ from cadenza.core import ConfigError, Message, decode
 from cadenza.devtools.dask_cluster import DaskCluster
 from cadenza.runtime.batch import batch_ids, run_batch
 from cadenza.runtime.profiles import profile_args
+from cadenza.runtime.storage import read_provenance
 
 
 def test_batch_inputs_from_a_file_and_a_listing(tmp_path):
@@ -60,7 +61,7 @@ def test_local_batch_run_records_every_outcome(tmp_path):
     (outcome_files[0].parent / "retried.jsonl").write_bytes(outcome_files[0].read_bytes())
     assert sum(run.counts().values()) == 5
     # the provenance's input digest is that of the bytes the logic read
-    provenance = json.loads((tmp_path / "out" / "t1.json.provenance.json").read_text())
+    provenance = read_provenance(str(tmp_path / "out" / "t1.json"))
     content = (tmp_path / "in" / "t1.txt").read_bytes()
     assert provenance["inputs"]["audio"] == "sha256:" + hashlib.sha256(content).hexdigest()
 

@@ -1,11 +1,14 @@
-"""Atomic writes (local, and gs:// on the storage emulator) and provenance sidecars."""
+"""Atomic writes (local, and gs:// on the storage emulator) and provenance with them."""
 
+import json
+import os
 import threading
 
 import pytest
 from apache_beam.io.filesystems import FileSystems
 from google.cloud import storage
 
+from cadenza.runtime import local_files
 from cadenza.runtime.storage import (
     digest,
     read_provenance,
@@ -48,6 +51,67 @@ def test_provenance_round_trip_and_digest(tmp_path):
     )
 
 
+def test_local_provenance_is_an_xattr_written_with_the_file(tmp_path):
+    target = tmp_path / "out" / "x.json"
+    record = {"job": "j", "trace_id": "t"}
+    assert write_atomically(str(target), b"{}", overwrite=False, provenance=record)
+    assert json.loads(os.getxattr(target, "user.cadenza-provenance")) == record
+    assert read_provenance(str(target)) == record
+    assert [p.name for p in target.parent.iterdir()] == ["x.json"]  # no sidecar, no temporary
+    assert oct(target.stat().st_mode & 0o777) == "0o644"
+    # a second writer is refused, and the first one's provenance stays
+    assert not write_atomically(str(target), b"[]", overwrite=False, provenance={"job": "k"})
+    assert read_provenance(str(target)) == record and target.read_bytes() == b"{}"
+    # replacing replaces both, together
+    assert write_atomically(str(target), b"[]", provenance={"job": "k"})
+    assert read_provenance(str(target)) == {"job": "k"} and target.read_bytes() == b"[]"
+    assert [p.name for p in target.parent.iterdir()] == ["x.json"]
+
+
+def test_a_filesystem_that_refuses_xattrs_is_detected():
+    # /proc files take no user attributes: the refusal is reported, not raised
+    assert not local_files.set_attributes("/proc/self/status", {"a": b"1"}, "/proc/self")
+    assert "/proc/self" in local_files._no_attributes
+
+
+def test_without_xattrs_provenance_goes_to_a_sidecar(tmp_path, monkeypatch):
+    # No filesystem here refuses user xattrs (tmpfs takes them too), so the folder is
+    # marked as the refusal above marks /proc.
+    monkeypatch.setattr(local_files, "_no_attributes", {str(tmp_path)})
+    target = tmp_path / "x.json"
+    assert write_atomically(str(target), b"{}", overwrite=False, provenance={"job": "j"})
+    assert json.loads((tmp_path / "x.json.provenance.json").read_text()) == {"job": "j"}
+    assert read_provenance(str(target)) == {"job": "j"}
+    # a kept output whose sidecar was lost (a crash between the two) gets one
+    (tmp_path / "x.json.provenance.json").unlink()
+    assert not write_atomically(str(target), b"[]", overwrite=False, provenance={"job": "k"})
+    assert read_provenance(str(target)) == {"job": "k"}
+
+
+def test_create_only_works_without_unnamed_files(tmp_path, monkeypatch):
+    # where O_TMPFILE is refused, a hidden temporary name is linked and removed
+    monkeypatch.setattr(local_files, "_no_unnamed_files", {str(tmp_path)})
+    target = str(tmp_path / "x.json")
+    assert write_atomically(target, b"1", overwrite=False, provenance={"job": "j"})
+    assert not write_atomically(target, b"2", overwrite=False)
+    assert read_provenance(target) == {"job": "j"}
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_create_only_in_a_forked_child_links_through_its_own_fds(tmp_path):
+    write_atomically(str(tmp_path / "parent.json"), b"p", overwrite=False)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ok = write_atomically(str(tmp_path / "child.json"), b"c", overwrite=False)
+            os._exit(0 if ok else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert (tmp_path / "child.json").read_bytes() == b"c"
+
+
 def test_local_create_only_keeps_an_existing_file(tmp_path):
     target = str(tmp_path / "out.bin")
     assert write_atomically(target, b"first", overwrite=False)
@@ -61,7 +125,8 @@ def test_gcs_writes_are_single_uploads_with_generation_preconditions(emulators, 
         pubsub.unique("uploads"), f"projects/{emulators.project}/topics/{emulators.uploads_topic}"
     )
     path = f"gs://{gcs_bucket}/out/x.bin"
-    assert write_atomically(path, b"first", overwrite=False)
+    assert write_atomically(path, b"first", overwrite=False, provenance={"job": "j"})
+    assert read_provenance(path) == {"job": "j"}  # object metadata, in the same upload
     assert not write_atomically(path, b"second", overwrite=False)  # refused: it exists
     with FileSystems.open(path) as handle:
         assert handle.read() == b"first"

@@ -127,7 +127,7 @@ def test_a_hundred_messages_each_processed_once_acked_after_output(
         if m.attributes["bucketId"] == gcs_bucket and m.attributes["objectId"].startswith("out/")
     )
     assert set(finalized.values()) == {1}, "each output object was written exactly once"
-    assert len(finalized) == 4 * len(good)  # two outputs and two provenance sidecars each
+    assert len(finalized) == 2 * len(good)  # two outputs each, provenance as their metadata
 
     dead = j.dead_letters()
     assert len(dead) == 10

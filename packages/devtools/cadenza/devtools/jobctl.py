@@ -1,4 +1,4 @@
-"""`bazel run //tools:job -- status|stop|logs [JOB]`, `... stack status|stop`, `... upload|ls|send`.
+"""`bazel run //tools:job -- COMMAND`: status, stop, logs, stack, upload, ls, send, provenance.
 
 Manages what `bazel run //jobs/<job>:deploy` started on the local stack, from the
 directory bazel is run in (`.cadenza/jobs/`, `.cadenza/stack/`):
@@ -17,6 +17,8 @@ directory bazel is run in (`.cadenza/jobs/`, `.cadenza/stack/`):
                           --force (redo it even if its outputs exist), --bottom-up
                           (only JOB runs, asking its parents for missing inputs;
                           --trigger-children: then JOB's children run too)
+    provenance PATH...    what wrote each output: job, version, trace and message ids,
+                          input digests (local files, or gs:// on the local stack)
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument(
         "--trigger-children", action="store_true", help="with --bottom-up: then JOB's children"
     )
+    provenance = commands.add_parser("provenance", help="what wrote an output")
+    provenance.add_argument("paths", nargs="+", metavar="path")
     stack = commands.add_parser("stack", help="the local stack")
     stack.add_argument("action", choices=["status", "stop"])
     stack.add_argument(
@@ -280,6 +284,32 @@ def _send(stack: LocalStack, args, console: Console) -> int:
     return 0
 
 
+def _provenance(stack: LocalStack, args, console: Console) -> int:
+    from cadenza.runtime.storage import read_provenance
+
+    if any(path.startswith("gs://") for path in args.paths):
+        from cadenza.devtools.emulators import apply_env
+
+        state = stack.status()
+        if state is None:
+            console.print(f"[red]provenance:[/red] the local stack in {stack.root} is not running")
+            return 1
+        apply_env(state.env)
+    code = 0
+    for path in args.paths:
+        record = read_provenance(path)
+        if record is None:
+            console.print(
+                f"[red]provenance:[/red] {path}: no provenance recorded (or no such output)",
+                soft_wrap=True,
+            )
+            code = 1
+            continue
+        console.print(path, style="bold", highlight=False, soft_wrap=True)
+        console.print_json(data=record)
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console()
@@ -296,6 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _ls(LocalStack(args.stack_root), args, console)
     if args.command == "send":
         return _send(LocalStack(args.stack_root), args, console)
+    if args.command == "provenance":
+        return _provenance(LocalStack(args.stack_root), args, console)
     return _stack(LocalStack(args.stack_root), jobs, args, console)
 
 

@@ -4,7 +4,8 @@ Batch inputs are read by the launcher and handed to the pipeline with `Create`:
 a file of ids (one per line), a file of Pub/Sub messages (`format: messages`: one
 JSON object per line, e.g. saved upload notifications, decoded as the job's
 `events.accept` allows) or a bucket/folder listing (the id is the file name less the
-suffix). Every result is written by the pipeline's own DoFns under the run's folder:
+suffix). Every result is recorded by the pipeline's last DoFn (batch_records.py) under
+the run's folder:
 
     <runs>/<job>/<run id>/outcomes/    what happened to each element (a JSON-lines
                                        file per bundle)
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import json
 import os
 import uuid
@@ -45,15 +45,12 @@ from apache_beam.io.gcp.pubsub import PubsubMessage
 from cadenza.core import ConfigError, JobConfig, Message, encode
 from cadenza.core.config import FileInput, ListingInput
 from cadenza.runtime.api import JobLogic
-from cadenza.runtime.deadletters import (
-    dead_letter_folder,
-    publish_dead_letter,
-    shared_publisher,
-)
-from cadenza.runtime.lifecycle import DeadLetter, Lifecycle
+from cadenza.runtime.batch_records import RecordResults
+from cadenza.runtime.deadletters import dead_letter_folder
+from cadenza.runtime.lifecycle import FusedLifecycle, Lifecycle, Routed
+from cadenza.runtime.lifecycle.records import DEAD_LETTER, FINISHED, PUBLISH
 from cadenza.runtime.profiles import pipeline_options
 from cadenza.runtime.pubsub_names import full_path, project_for
-from cadenza.runtime.storage import write_atomically
 
 
 def ids_from_file(path: str) -> list[str]:
@@ -114,103 +111,6 @@ def batch_events(config: JobConfig) -> list:
     return [*batch_ids(config), *messages]
 
 
-def _record_name(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()[:24] + ".json"
-
-
-class _WriteRecordFn(beam.DoFn):
-    """Writes each element as its own file: idempotent, and the same on every runner."""
-
-    def __init__(self, folder: str, key, render):
-        self._folder, self._key, self._render = folder, key, render
-
-    def process(self, item):
-        path = f"{self._folder.rstrip('/')}/{_record_name(self._key(item))}"
-        write_atomically(path, self._render(item), durable=False)  # records, not outputs
-        yield path
-
-
-class _WriteBundleLinesFn(beam.DoFn):
-    """Collects a bundle's records (`render` gives a dict) and writes them as one
-    JSON-lines file when the bundle finishes (one file per bundle, not per element: a
-    file costs more than the record). The file is named after its records' keys, and
-    each line carries its key, so readers count a retried bundle's records once."""
-
-    def __init__(self, folder: str, key, render):
-        self._folder, self._key, self._render = folder, key, render
-        self._lines: dict[str, bytes] | None = None
-
-    def start_bundle(self):
-        self._lines = {}
-
-    def process(self, item):
-        key = self._key(item)
-        line = json.dumps({"key": key, **self._render(item)}, sort_keys=True).encode()
-        if self._lines is None:  # a runner that did not start the bundle: one file each
-            self._write({key: line})
-        else:
-            self._lines[key] = line
-        yield key
-
-    def finish_bundle(self):
-        lines, self._lines = self._lines, None
-        if lines:
-            self._write(lines)
-
-    def _write(self, lines: dict[str, bytes]) -> None:
-        name = hashlib.sha256("\0".join(sorted(lines)).encode()).hexdigest()[:24]
-        body = b"".join(lines[key] + b"\n" for key in sorted(lines))
-        path = f"{self._folder.rstrip('/')}/{name}.jsonl"
-        write_atomically(path, body, durable=False)  # records, not outputs
-
-
-def _outcome(kind: str):
-    def render(item) -> dict:
-        if isinstance(item, DeadLetter):
-            return {
-                "element": item.element,
-                "outcome": f"dead_letter:{item.stage}",
-                "reason": item.reason,
-            }
-        return {
-            "element": item.element,
-            "outcome": item.audit_log[-1].outcome.value if item.audit_log else kind,
-        }
-
-    return render
-
-
-def _message_key(message: Message) -> str:
-    """The message's id; for a message without one, a digest of its encoding."""
-    return message.message_id or "sha256:" + hashlib.sha256(encode(message)).hexdigest()
-
-
-def _event_key(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _event_line(data: bytes) -> dict:
-    return {"data": base64.b64encode(data).decode()}
-
-
-def _dead_json(record: DeadLetter) -> bytes:
-    return record.to_json().encode()
-
-
-def _dead_key(record: DeadLetter) -> str:
-    return record.stage + ":" + record.message.hex()
-
-
-class _PublishDeadLetterFn(beam.DoFn):
-    """Publishes each dead letter to the job's dead-letter topic (and waits for it)."""
-
-    def __init__(self, topic: str):
-        self._topic = topic
-
-    def process(self, record: DeadLetter):
-        yield publish_dead_letter(shared_publisher(), self._topic, record)
-
-
 @attrs.frozen
 class BatchRun:
     config: JobConfig
@@ -244,6 +144,21 @@ class BatchRun:
         return dict(sorted(counts.items()))
 
 
+def _routed(results: dict) -> beam.PCollection:
+    """The step-by-step lifecycle's results as one stream of `Routed(tag, value)`."""
+    tagged = [
+        results[name]
+        | f"Tag_{tag}"
+        >> beam.Map(lambda value, tag=tag: Routed(tag, value)).with_output_types(Routed)
+        for name, tag in (
+            ("published_messages", PUBLISH),
+            ("finished", FINISHED),
+            ("dead_letter", DEAD_LETTER),
+        )
+    ]
+    return tuple(tagged) | "AllResults" >> beam.Flatten()
+
+
 def run_batch(
     config: JobConfig,
     logic: JobLogic,
@@ -273,40 +188,18 @@ def run_batch(
     options = pipeline_options(config, profile, extra_args)
     if fused is None:
         fused = config.profile(profile).runner != "dataflow"
+    topic = None
+    if config.dead_letter.topic:
+        topic = full_path("topics", config.dead_letter.topic, project_for(config, profile))
     with beam.Pipeline(options=options) as pipeline:
-        results = (
-            pipeline
-            | "Events" >> beam.Create(events, reshuffle=False)
-            | Lifecycle(config, logic, fused=fused, sync_per_bundle=True)
-        )
-        outcomes, dead_letters, events_folder = (
-            f"{folder}/outcomes",
-            dead_folder,
-            f"{folder}/events",
-        )
-        written = [
-            results["published_messages"]
-            | "PublishedOutcome"
-            >> beam.ParDo(_WriteBundleLinesFn(outcomes, _message_key, _outcome("published"))),
-            results["finished"]
-            | "FinishedOutcome"
-            >> beam.ParDo(_WriteBundleLinesFn(outcomes, _message_key, _outcome("finished"))),
-            results["dead_letter"]
-            | "DeadOutcome"
-            >> beam.ParDo(_WriteBundleLinesFn(outcomes, _dead_key, _outcome("dead"))),
-            results["dead_letter"]
-            | "DeadLetters" >> beam.ParDo(_WriteRecordFn(dead_letters, _dead_key, _dead_json)),
-            results["published"]
-            | "WriteEvents"
-            >> beam.ParDo(_WriteBundleLinesFn(events_folder, _event_key, _event_line)),
-        ]
-        if config.dead_letter.topic:
-            topic = full_path("topics", config.dead_letter.topic, project_for(config, profile))
-            written.append(
-                results["dead_letter"]
-                | "PublishDeadLetters" >> beam.ParDo(_PublishDeadLetterFn(topic))
-            )
-        # One last step that depends on every write: the DaskRunner computes only the
-        # lineage of the pipeline's last transform, and would skip the other writes.
-        _ = tuple(written) | "AllWritten" >> beam.Flatten() | "Done" >> beam.Map(lambda _: None)
+        events_in = pipeline | "Events" >> beam.Create(events, reshuffle=False)
+        if fused:
+            routed = events_in | FusedLifecycle(config, logic, sync_per_bundle=True)
+        else:
+            routed = _routed(events_in | Lifecycle(config, logic, sync_per_bundle=True))
+        # One last step, that writes every record: the DaskRunner computes only the
+        # lineage of the pipeline's last transform.
+        _ = routed | "Record" >> beam.ParDo(
+            RecordResults(config.job_name, folder, dead_folder, topic)
+        ).with_output_types(str)
     return BatchRun(config, config.job_name, run_id, folder, dead_folder, len(events))

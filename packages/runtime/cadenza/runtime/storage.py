@@ -2,9 +2,9 @@
 
 Every write is a whole-object replacement that readers see complete or not at all:
 
-- Local paths: the content goes to a hidden temporary file in the same folder, is
-  flushed to disk, then renamed over the target (`os.replace`), or, when the target
-  must not be replaced, hard-linked to it (`os.link` fails if it exists).
+- Local paths: see cadenza.runtime.local_files. The file is written where no reader
+  can see it (an unnamed file, or a hidden temporary one), flushed to disk, then given
+  its name: linked (create-only: fails if the name exists) or renamed over the target.
 - `gs://`: one upload with the google-cloud-storage client and a generation
   precondition: `if_generation_match=0` (the object must not exist) or the generation
   being replaced. Cloud Storage makes the object visible only when the upload is
@@ -15,20 +15,26 @@ Every write is a whole-object replacement that readers see complete or not at al
 it is left alone and False is returned. That is what makes a retried or redelivered
 message write each output exactly once.
 
-Provenance goes to a sidecar `<output>.provenance.json`, written after the output.
+Provenance (`provenance=` a dict) is written with the object, in the same atomic step,
+under the key `cadenza-provenance`: as the object's metadata on `gs://`, as the
+extended attribute `user.cadenza-provenance` on local files (`getfattr -d FILE` shows
+it; copy with `cp --preserve=xattr` or `rsync -X` to keep it). Where neither exists (a
+filesystem without user xattrs, other Beam filesystems) it goes to a sidecar
+`<output>.provenance.json`, written after the output. `read_provenance` reads either.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import threading
-import uuid
 
 from apache_beam.io.filesystems import FileSystems
 
+from cadenza.runtime import local_files
+
+PROVENANCE_KEY = "cadenza-provenance"  # object metadata key; local xattr user.<key>
 PROVENANCE_SUFFIX = ".provenance.json"
 
 
@@ -64,69 +70,48 @@ def gcs_client():
 
 
 def write_atomically(
-    path: str, data: bytes, *, overwrite: bool = True, durable: bool = True
+    path: str,
+    data: bytes,
+    *,
+    overwrite: bool = True,
+    durable: bool = True,
+    provenance: dict | None = None,
 ) -> bool:
     """Writes `data` to `path` so that no reader ever sees a partial file.
 
     Returns True when written; with `overwrite=False`, an existing object is left as
     it is and False is returned. On local paths the data reaches the disk before the
-    rename (fsync) unless `durable=False`, for records that can be rebuilt.
+    file gets its name (fsync) unless `durable=False`, for records that can be rebuilt.
+    `provenance` is recorded with the object (see the module docstring).
     """
     if is_local(path):
-        return _write_local(path, data, overwrite, durable)
+        return _write_local(path, data, overwrite, durable, provenance)
     if path.startswith("gs://"):
-        return _write_gcs(path, data, overwrite)
+        return _write_gcs(path, data, overwrite, provenance)
     if not overwrite and FileSystems.exists(path):
+        _keep_sidecar(path, provenance)
         return False
     with FileSystems.create(path, mime_type="application/octet-stream") as handle:
         handle.write(data)
+    if provenance is not None:
+        _write_sidecar(path, provenance, overwrite=True)
     return True
 
 
-_known_folders: set[str] = set()  # folders made or seen by this process
+def _write_local(target, data, overwrite, durable, provenance) -> bool:
+    attributes = {PROVENANCE_KEY: provenance_bytes(provenance)} if provenance else None
+    written, recorded = local_files.create_file(
+        target, data, attributes, overwrite=overwrite, durable=durable
+    )
+    if provenance is not None and not recorded:  # a filesystem without xattrs
+        if written:
+            _write_sidecar(target, provenance, overwrite=True, durable=durable)
+        else:
+            _keep_sidecar(target, provenance)
+    return written
 
 
-def _open_temporary(target: str) -> tuple[str, object]:
-    """A new hidden temporary file beside `target` (its folder made if missing)."""
-    folder = os.path.dirname(target) or "."
-    temporary = f"{folder}/.{os.path.basename(target)}.{uuid.uuid4().hex}.tmp"
-    if folder not in _known_folders:
-        os.makedirs(folder, exist_ok=True)
-        _known_folders.add(folder)
-    try:
-        return temporary, open(temporary, "xb")
-    except FileNotFoundError:  # the folder went away since: make it again
-        os.makedirs(folder, exist_ok=True)
-        return temporary, open(temporary, "xb")
-
-
-def _write_local(target: str, data: bytes, overwrite: bool, durable: bool = True) -> bool:
-    temporary, handle = _open_temporary(target)
-    linked = False
-    try:
-        with handle:
-            handle.write(data)
-            if durable:
-                handle.flush()
-                os.fsync(handle.fileno())
-        if overwrite:
-            os.replace(temporary, target)
-            linked = True  # the temporary name is gone
-            return True
-        try:
-            os.link(temporary, target)
-        except FileExistsError:
-            if os.path.isdir(target):
-                raise IsADirectoryError(f"{target} is a folder, not a file") from None
-            return False
-        return True
-    finally:
-        if not linked:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
-
-
-def _write_gcs(path: str, data: bytes, overwrite: bool) -> bool:
+def _write_gcs(path: str, data: bytes, overwrite: bool, provenance: dict | None) -> bool:
     from google.api_core.exceptions import PreconditionFailed
 
     bucket_name, name = split_gcs_path(path)
@@ -135,8 +120,11 @@ def _write_gcs(path: str, data: bytes, overwrite: bool) -> bool:
     if overwrite:
         existing = bucket.get_blob(name)
         generation = existing.generation if existing is not None else 0
+    blob = bucket.blob(name)
+    if provenance is not None:
+        blob.metadata = {PROVENANCE_KEY: provenance_bytes(provenance).decode()}
     try:
-        bucket.blob(name).upload_from_string(
+        blob.upload_from_string(
             data, content_type="application/octet-stream", if_generation_match=generation
         )
     except PreconditionFailed:
@@ -149,6 +137,7 @@ def _write_gcs(path: str, data: bytes, overwrite: bool) -> bool:
 
 
 def provenance_path(path: str) -> str:
+    """The sidecar of `path`: where its provenance goes when it cannot go with it."""
     return path + PROVENANCE_SUFFIX
 
 
@@ -156,20 +145,62 @@ def provenance_bytes(record: dict) -> bytes:
     return json.dumps(record, sort_keys=True).encode()
 
 
-def write_provenance(path: str, record: dict, *, overwrite: bool = True) -> bool:
-    return write_atomically(provenance_path(path), provenance_bytes(record), overwrite=overwrite)
+def _write_sidecar(path: str, record: dict, *, overwrite: bool, durable: bool = True) -> bool:
+    return write_atomically(
+        provenance_path(path), provenance_bytes(record), overwrite=overwrite, durable=durable
+    )
+
+
+def _keep_sidecar(path: str, record: dict | None) -> None:
+    """For an output kept as it was: its sidecar, if it has none (a crash between the
+    output and its sidecar)."""
+    if record is not None and read_provenance(path) is None:
+        _write_sidecar(path, record, overwrite=False)
+
+
+def write_provenance(path: str, record: dict) -> None:
+    """Records `record` as the provenance of the existing output at `path`."""
+    if is_local(path):
+        folder = os.path.dirname(path) or "."
+        if local_files.set_attributes(path, {PROVENANCE_KEY: provenance_bytes(record)}, folder):
+            return
+    elif path.startswith("gs://"):
+        bucket_name, name = split_gcs_path(path)
+        blob = gcs_client().bucket(bucket_name).get_blob(name)
+        if blob is None:
+            raise FileNotFoundError(f"{path}: no such object")
+        blob.metadata = {**(blob.metadata or {}), PROVENANCE_KEY: provenance_bytes(record).decode()}
+        blob.patch()
+        return
+    _write_sidecar(path, record, overwrite=True)
+
+
+def _parse(raw, path: str) -> dict | None:
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def read_provenance(path: str) -> dict | None:
-    """The provenance recorded for the output at `path`, or None if there is none."""
+    """The provenance recorded for the output at `path` (with it, or in its sidecar),
+    or None if there is none."""
+    if is_local(path):
+        raw = local_files.read_attribute(path, PROVENANCE_KEY)
+        if raw is not None:
+            return _parse(raw, path)
+    elif path.startswith("gs://"):
+        bucket_name, name = split_gcs_path(path)
+        blob = gcs_client().bucket(bucket_name).get_blob(name)
+        raw = (blob.metadata or {}).get(PROVENANCE_KEY) if blob is not None else None
+        if raw is not None:
+            return _parse(raw, path)
     sidecar = provenance_path(path)
     if not FileSystems.exists(sidecar):
         return None
     with FileSystems.open(sidecar) as handle:
-        try:
-            return json.loads(handle.read())
-        except ValueError:
-            return None
+        return _parse(handle.read(), sidecar)
 
 
 def digest(path: str) -> str:

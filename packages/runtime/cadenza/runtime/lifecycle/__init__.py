@@ -13,7 +13,7 @@ import apache_beam as beam
 
 from cadenza.core import JobConfig
 from cadenza.runtime.api import JobLogic
-from cadenza.runtime.lifecycle._step import MAIN, Carried, FusedSteps, Routed, Step, only_tag
+from cadenza.runtime.lifecycle._step import MAIN, Carried, FusedSteps, Routed, Step
 from cadenza.runtime.lifecycle.decoding import DecodeMessages
 from cadenza.runtime.lifecycle.existence import RequireInputs, SkipExistingOutputs
 from cadenza.runtime.lifecycle.logic import RunLogic
@@ -48,9 +48,8 @@ class Lifecycle(beam.PTransform):
     Events may be `Carried(token, event)`: every output then carries its event's token
     (see lifecycle/_step.py). `shared_logic=True` sets the logic up once per process
     (streaming on the bundle-based DirectRunner, which sets DoFns up per bundle).
-    `fused=True` runs the steps inside one DoFn (same results, one transform instead of
-    about forty per element: the local runner's batch runs); otherwise each step is its
-    own transform, as runners that show the job graph (Dataflow) present it.
+    Each step is its own transform, as runners that show the job graph (Dataflow)
+    present it; `FusedLifecycle` runs the same steps inside one DoFn.
     `ask_parents=True` (a job deployed in the DAG) turns a bottom-up message whose input
     is missing into a request to the job's parents (lifecycle/bottom_up.py).
     `sync_per_bundle=True` (batch runs) makes local outputs durable with one sync per
@@ -63,13 +62,12 @@ class Lifecycle(beam.PTransform):
         logic: JobLogic,
         *,
         shared_logic: bool = False,
-        fused: bool = False,
         ask_parents: bool = False,
         sync_per_bundle: bool = False,
     ):
         super().__init__()
         self._config, self._logic, self._shared = config, logic, shared_logic
-        self._fused, self._ask, self._per_bundle = fused, ask_parents, sync_per_bundle
+        self._ask, self._per_bundle = ask_parents, sync_per_bundle
 
     def steps(self) -> list[tuple[str, Step]]:
         """(label, step) in the order they run."""
@@ -87,16 +85,6 @@ class Lifecycle(beam.PTransform):
 
     def expand(self, events):
         job = self._config.job_name
-        if self._fused:
-            routed = events | "Fused" >> FusedSteps(step for _, step in self.steps())
-            done = routed | "AllPublished" >> beam.FlatMap(only_tag(PUBLISH))
-            return {
-                "published_messages": done,
-                "published": done | "Encode" >> EncodeForChildren(job),
-                "finished": routed | "AllFinished" >> beam.FlatMap(only_tag(FINISHED)),
-                "dead_letter": routed | "AllDeadLetters" >> beam.FlatMap(only_tag(DEAD_LETTER)),
-                "requested": routed | "AllRequests" >> beam.FlatMap(only_tag(REQUEST)),
-            }
         published, finished, dead, requested = [], [], [], []
         pcoll = events
         for label, step in self.steps():
@@ -120,7 +108,9 @@ class FusedLifecycle(beam.PTransform):
     """The lifecycle's steps inside one DoFn: raw events (or `Carried` ones) ->
     `Routed(tag, value)`: "publish" (a Message to publish, audited), "finished" (a
     Message, or None for an ignored carried event), "dead_letter" (a DeadLetter) or
-    "request" (a bottom_up.ParentRequest, with `ask_parents`)."""
+    "request" (a bottom_up.ParentRequest, with `ask_parents`). One transform instead
+    of about forty per element: for the local runner and Dask, where each costs every
+    element a task. Options as `Lifecycle`'s."""
 
     def __init__(
         self,
@@ -129,10 +119,15 @@ class FusedLifecycle(beam.PTransform):
         *,
         shared_logic: bool = False,
         ask_parents: bool = False,
+        sync_per_bundle: bool = False,
     ):
         super().__init__()
         self._lifecycle = Lifecycle(
-            config, logic, shared_logic=shared_logic, ask_parents=ask_parents
+            config,
+            logic,
+            shared_logic=shared_logic,
+            ask_parents=ask_parents,
+            sync_per_bundle=sync_per_bundle,
         )
 
     def expand(self, events):

@@ -141,7 +141,9 @@ class RunStep(beam.PTransform):
         self._fn, self._job, self._stage = fn, job, stage
 
     def expand(self, pcoll):
-        routed = pcoll | "Run" >> beam.ParDo(_RoutingFn(self._fn, self._job, self._stage))
+        routed = pcoll | "Run" >> beam.ParDo(
+            _RoutingFn(self._fn, self._job, self._stage)
+        ).with_output_types(Routed)
         return {tag: routed | f"Only_{tag}" >> beam.FlatMap(only_tag(tag)) for tag in (MAIN, *TAGS)}
 
 
@@ -216,4 +218,4 @@ class FusedSteps(beam.PTransform):
 
     def expand(self, pcoll):
         fns = [_RoutingFn(s.step_fn(), s.job, s.stage) for s in self._steps]
-        return pcoll | "Fused" >> beam.ParDo(_FusedFn(fns))
+        return pcoll | "Fused" >> beam.ParDo(_FusedFn(fns)).with_output_types(Routed)

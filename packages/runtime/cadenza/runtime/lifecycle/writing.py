@@ -1,17 +1,18 @@
-"""Step 8: write the logic's outputs atomically, each with its provenance sidecar.
+"""Step 8: write the logic's outputs atomically, each with its provenance.
 
 Outputs are created, never replaced, unless the message is forced or the config
 reprocesses outputs of older job versions. An output that already exists when it is
 written (an earlier attempt of this message wrote it before a crash, or a duplicate
 message won the race) is kept as it is: each output object is written exactly once.
-Its provenance is then written only if it is missing (a crash between the two).
+Its provenance is written with it, in the same atomic step (object metadata, or a
+local file's extended attribute; a sidecar where there are none: cadenza.runtime.storage).
 
 Local outputs reach the disk before the step lets their message go on: each file is
 fsynced before its rename (streaming, where every acknowledgement depends on it), or,
 with `sync_per_bundle` (batch runs), written without fsync and made durable all at once
 by one `os.sync()` when the bundle finishes, before the runner commits the bundle: the
-same guarantee at the point it matters, for one sync per bundle instead of two per
-element.
+same guarantee at the point it matters, for one sync per bundle instead of one per
+output.
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ from cadenza.runtime.lifecycle.records import DEAD_LETTER, PUBLISH, DeadLetter
 from cadenza.runtime.storage import (
     digest,
     is_local,
-    provenance_bytes,
-    provenance_path,
     write_atomically,
 )
 
@@ -75,9 +74,11 @@ class _WriteFn(beam.DoFn):
             os.sync()
             self._unsynced = False
 
-    def _write(self, path: str, data: bytes, overwrite: bool) -> bool:
+    def _write(self, path: str, data: bytes, overwrite: bool, provenance: dict) -> bool:
         durable = not (self._per_bundle and is_local(path))
-        written = write_atomically(path, data, overwrite=overwrite, durable=durable)
+        written = write_atomically(
+            path, data, overwrite=overwrite, durable=durable, provenance=provenance
+        )
         self._unsynced |= written and not durable
         return written
 
@@ -97,11 +98,8 @@ class _WriteFn(beam.DoFn):
                 if loc.name in result.outputs:
                     path = loc.path_for(message.element)
                     data = content_bytes(loc.name, result.outputs[loc.name])
-                    if self._write(path, data, overwrite=replace):
-                        self._write(provenance_path(path), provenance_bytes(record), True)
-                    else:
+                    if not self._write(path, data, replace, record):
                         count(config.job_name, "outputs_kept")
-                        self._write(provenance_path(path), provenance_bytes(record), False)
         except Exception as err:
             count(config.job_name, "dead_letter_write")
             reason = f"writing outputs failed: {type(err).__name__}: {err}"

@@ -1,0 +1,110 @@
+"""What a batch run records of each element, written by one DoFn at the pipeline's end.
+
+`RecordResults` takes the lifecycle's routed results (`Routed(tag, value)`) and writes,
+under the run's folder:
+
+    outcomes/      what happened to each element: a JSON-lines file per bundle, each
+                   line `{"key", "element", "outcome"[, "reason"]}`
+    events/        the messages for the children, a JSON-lines file per bundle in the
+                   saved Pub/Sub message format (`{"key", "data": <base64>}`)
+    <dead-letter folder>/   each failure as its own JSON file, named after its message
+
+and publishes each failure to the dead-letter topic when the config names one. A file
+per bundle, not per element: a file costs more than its record. Files are named after
+their records' keys and every line carries its key, so a bundle the runner retries
+rewrites or repeats records that readers count once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+import apache_beam as beam
+
+from cadenza.core import Message, encode
+from cadenza.runtime.deadletters import publish_dead_letter, shared_publisher
+from cadenza.runtime.lifecycle import DeadLetter, Routed
+from cadenza.runtime.lifecycle.publishing import message_for_children
+from cadenza.runtime.lifecycle.records import DEAD_LETTER, FINISHED, PUBLISH, REQUEST
+from cadenza.runtime.storage import write_atomically
+
+
+def message_key(message: Message) -> str:
+    """The message's id; for a message without one, a digest of its encoding."""
+    return message.message_id or "sha256:" + hashlib.sha256(encode(message)).hexdigest()
+
+
+def dead_letter_key(record: DeadLetter) -> str:
+    return record.stage + ":" + record.message.hex()
+
+
+def record_name(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def _outcome_line(key: str, item, default: str) -> bytes:
+    if isinstance(item, DeadLetter):
+        record = {"element": item.element, "outcome": f"dead_letter:{item.stage}"}
+        record["reason"] = item.reason
+    else:
+        outcome = item.audit_log[-1].outcome.value if item.audit_log else default
+        record = {"element": item.element, "outcome": outcome}
+    return json.dumps({"key": key, **record}, sort_keys=True).encode()
+
+
+class RecordResults(beam.DoFn):
+    """Routed lifecycle results -> the run's records (see the module docstring); yields
+    each record's key."""
+
+    def __init__(self, job: str, folder: str, dead_letter_folder: str, dead_letter_topic=None):
+        self._job, self._folder = job, folder.rstrip("/")
+        self._dead_folder, self._topic = dead_letter_folder.rstrip("/"), dead_letter_topic
+        self._outcomes: dict[str, bytes] | None = None
+        self._events: dict[str, bytes] = {}
+
+    def start_bundle(self):
+        self._outcomes, self._events = {}, {}
+
+    def process(self, routed: Routed):
+        tag, item = routed.tag, routed.value
+        if tag == DEAD_LETTER:
+            key = dead_letter_key(item)
+            path = f"{self._dead_folder}/{record_name(key)}.json"
+            write_atomically(path, item.to_json().encode(), durable=False)
+            if self._topic:
+                publish_dead_letter(shared_publisher(), self._topic, item)
+        elif tag in (PUBLISH, FINISHED):
+            key = message_key(item)
+        elif tag == REQUEST:  # a request to the parents: only deployed jobs make them
+            return
+        else:
+            raise ValueError(f"{self._job}: unexpected lifecycle result {tag!r}")
+        self._add(
+            "outcomes", key, _outcome_line(key, item, "published" if tag == PUBLISH else "finished")
+        )
+        if tag == PUBLISH:
+            data = encode(message_for_children(self._job, item))
+            event_key = hashlib.sha256(data).hexdigest()
+            line = {"key": event_key, "data": base64.b64encode(data).decode()}
+            self._add("events", event_key, json.dumps(line, sort_keys=True).encode())
+        yield key
+
+    def _add(self, kind: str, key: str, line: bytes) -> None:
+        lines = self._outcomes if kind == "outcomes" else self._events
+        if self._outcomes is None:  # a runner that did not start the bundle: one file each
+            self._write(kind, {key: line})
+        else:
+            lines[key] = line
+
+    def finish_bundle(self):
+        outcomes, events, self._outcomes, self._events = self._outcomes, self._events, None, {}
+        for kind, lines in (("outcomes", outcomes), ("events", events)):
+            if lines:
+                self._write(kind, lines)
+
+    def _write(self, kind: str, lines: dict[str, bytes]) -> None:
+        name = record_name("\0".join(sorted(lines)))
+        body = b"".join(lines[key] + b"\n" for key in sorted(lines))
+        write_atomically(f"{self._folder}/{kind}/{name}.jsonl", body, durable=False)

@@ -1,0 +1,165 @@
+"""Local files written whole or not at all, with metadata in an extended attribute.
+
+`create_file(target, data, attributes)` writes the content, and the attributes as
+`user.*` extended attributes, into a file no reader can see yet, then gives it its
+name in one step:
+
+- create-only (`overwrite=False`): an unnamed file (`O_TMPFILE`) in the target's
+  folder, linked to the target name (`linkat`, which fails if the name exists). No
+  temporary name is ever created, so there is nothing to remove or leave behind.
+  Where the filesystem has no unnamed files, a hidden temporary file is linked and
+  removed instead.
+- replacing (`overwrite=True`): a hidden temporary file renamed over the target.
+
+Extended attributes go with the file's content atomically; a filesystem without them
+(`set_attributes` returns False) makes the caller fall back to a sidecar file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import uuid
+
+_known_folders: set[str] = set()  # folders made or seen by this process
+_no_unnamed_files: set[str] = set()  # folders where O_TMPFILE is not supported
+_no_attributes: set[str] = set()  # folders whose filesystem refused user xattrs
+_proc_fds: tuple[int, int] | None = None  # (pid, fd of /proc/self/fd) of this process
+
+_UNSUPPORTED = {errno.EOPNOTSUPP, errno.ENOTSUP, errno.EISDIR, errno.EINVAL}
+
+
+def folder_of(target: str) -> str:
+    """The folder of `target`, made if missing (once per process)."""
+    folder = os.path.dirname(target) or "."
+    if folder not in _known_folders:
+        os.makedirs(folder, exist_ok=True)
+        _known_folders.add(folder)
+    return folder
+
+
+def _proc_fd_folder() -> int:
+    """This process's `/proc/self/fd` opened as a folder (again after a fork)."""
+    global _proc_fds
+    pid = os.getpid()
+    if _proc_fds is None or _proc_fds[0] != pid:
+        _proc_fds = (pid, os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY))
+    return _proc_fds[1]
+
+
+def _write_all(fd: int, data: bytes, durable: bool) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    if durable:
+        os.fsync(fd)
+
+
+def set_attributes(fd_or_path, attributes: dict[str, bytes], folder: str) -> bool:
+    """Sets `user.<name>` attributes; False (nothing set) where the filesystem has none."""
+    if not attributes:
+        return True
+    if folder in _no_attributes:
+        return False
+    try:
+        for name, value in attributes.items():
+            os.setxattr(fd_or_path, f"user.{name}", value)
+    except OSError as err:
+        if err.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM):
+            raise
+        _no_attributes.add(folder)
+        return False
+    return True
+
+
+def read_attribute(path: str, name: str) -> bytes | None:
+    """The `user.<name>` attribute of `path`, or None (no such file or attribute)."""
+    try:
+        return os.getxattr(path, f"user.{name}")
+    except OSError as err:
+        if err.errno in (errno.ENODATA, errno.ENOENT, errno.ENOTSUP, errno.EOPNOTSUPP):
+            return None
+        raise
+
+
+def _refused(target: str) -> bool:
+    if os.path.isdir(target):
+        raise IsADirectoryError(f"{target} is a folder, not a file")
+    return False
+
+
+def _create_unnamed(folder, target, data, attributes, durable) -> tuple[bool, bool] | None:
+    """(written, attributes set) through an unnamed file; None where unsupported."""
+    try:
+        fd = os.open(folder, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o644)
+    except OSError as err:
+        if err.errno not in _UNSUPPORTED:
+            raise
+        _no_unnamed_files.add(folder)
+        return None
+    try:
+        _write_all(fd, data, durable)
+        attributes_set = set_attributes(fd, attributes, folder)
+        try:
+            os.link(str(fd), target, src_dir_fd=_proc_fd_folder(), follow_symlinks=True)
+        except FileExistsError:
+            return _refused(target), attributes_set
+        return True, attributes_set
+    finally:
+        os.close(fd)
+
+
+def _create_named(folder, target, data, attributes, overwrite, durable) -> tuple[bool, bool]:
+    temporary = f"{folder}/.{os.path.basename(target)}.{uuid.uuid4().hex}.tmp"
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    except FileNotFoundError:  # the folder went away since: make it again
+        os.makedirs(folder, exist_ok=True)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    renamed = False
+    try:
+        try:
+            _write_all(fd, data, durable)
+            attributes_set = set_attributes(fd, attributes, folder)
+        finally:
+            os.close(fd)
+        if overwrite:
+            os.replace(temporary, target)
+            renamed = True
+            return True, attributes_set
+        try:
+            os.link(temporary, target)
+        except FileExistsError:
+            return _refused(target), attributes_set
+        return True, attributes_set
+    finally:
+        if not renamed:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+
+
+def create_file(
+    target: str,
+    data: bytes,
+    attributes: dict[str, bytes] | None = None,
+    *,
+    overwrite: bool = True,
+    durable: bool = True,
+) -> tuple[bool, bool]:
+    """Writes `target` atomically: (written, attributes set with it).
+
+    `written` is False when `overwrite=False` and the target exists (it is left as it
+    is). `durable`: the content reaches the disk (fsync) before the file gets its name.
+    """
+    folder = folder_of(target)
+    attributes = attributes or {}
+    if not overwrite and folder not in _no_unnamed_files:
+        try:
+            created = _create_unnamed(folder, target, data, attributes, durable)
+        except FileNotFoundError:  # the folder went away since: make it again
+            os.makedirs(folder, exist_ok=True)
+            created = _create_unnamed(folder, target, data, attributes, durable)
+        if created is not None:
+            return created
+    return _create_named(folder, target, data, attributes, overwrite, durable)
