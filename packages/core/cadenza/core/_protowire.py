@@ -20,7 +20,12 @@ class WireError(ValueError):
     """Bytes that are not valid protobuf wire data."""
 
 
+_ONE_BYTE = [bytes((v,)) for v in range(0x80)]
+
+
 def encode_varint(value: int) -> bytes:
+    if 0 <= value < 0x80:  # tags, small lengths: most varints
+        return _ONE_BYTE[value]
     if value < 0:
         value += 1 << 64  # two's complement, as protobuf encodes negative int64
     out = bytearray()

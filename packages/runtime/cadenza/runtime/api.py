@@ -28,10 +28,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
 
 import attrs
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from cadenza.core import DataLocation, JobConfig, Message
+from cadenza.runtime import storage
 
 OutputContent = bytes | dict | list | pathlib.Path
 
@@ -58,10 +58,10 @@ class InputHandle:
     _read: dict = attrs.field(factory=dict, init=False, eq=False, repr=False)
 
     def exists(self) -> bool:
-        return FileSystems.exists(self.path)
+        return storage.exists(self.path)
 
     def read_bytes(self) -> bytes:
-        with FileSystems.open(self.path) as handle:
+        with storage.open_for_reading(self.path) as handle:
             data = handle.read()
         self._read["digest"] = "sha256:" + hashlib.sha256(data).hexdigest()
         return data
@@ -74,7 +74,7 @@ class InputHandle:
 
     def open(self) -> BinaryIO:
         """A binary stream; close it (or use `with`)."""
-        return FileSystems.open(self.path)
+        return storage.open_for_reading(self.path)
 
     @contextlib.contextmanager
     def local_path(self) -> Iterator[pathlib.Path]:
@@ -85,7 +85,7 @@ class InputHandle:
         suffix = os.path.splitext(self.path)[1]
         with tempfile.TemporaryDirectory(prefix="cadenza-input-") as scratch:
             local = pathlib.Path(scratch) / f"{self.name}{suffix}"
-            with FileSystems.open(self.path) as src, open(local, "wb") as dst:
+            with storage.open_for_reading(self.path) as src, open(local, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
             yield local
 

@@ -30,6 +30,7 @@ import json
 import os
 import threading
 
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from cadenza.runtime import local_files
@@ -203,10 +204,26 @@ def read_provenance(path: str) -> dict | None:
         return _parse(handle.read(), sidecar)
 
 
+def exists(path: str) -> bool:
+    """Whether the file or object exists (local paths answered without Beam's lookup)."""
+    return os.path.exists(path) if is_local(path) else FileSystems.exists(path)
+
+
+def open_for_reading(path: str):
+    """A binary stream of the file, decompressed as Beam's FileSystems would (by suffix)."""
+    if is_local(path) and detect_compression(path) == CompressionTypes.UNCOMPRESSED:
+        return open(path, "rb")  # what FileSystems opens it as, without its lookups
+    return FileSystems.open(path)
+
+
+def detect_compression(path: str) -> str:
+    return CompressionTypes.detect_compression_type(path)
+
+
 def digest(path: str) -> str:
     """sha256 of a file on any Beam filesystem, read in 1 MiB chunks."""
     sha = hashlib.sha256()
-    with FileSystems.open(path) as handle:
+    with open_for_reading(path) as handle:
         while chunk := handle.read(1 << 20):
             sha.update(chunk)
     return "sha256:" + sha.hexdigest()

@@ -37,9 +37,15 @@ MAIN = "main"
 TAGS = (DEAD_LETTER, PUBLISH, FINISHED, REQUEST)
 
 
+_counters: dict[tuple[str, str], object] = {}
+
+
 def count(job: str, name: str, n: int = 1) -> None:
     """Adds to the job's `cadenza.<job>/<name>` counter."""
-    Metrics.counter(f"cadenza.{job}", name).inc(n)
+    counter = _counters.get((job, name))
+    if counter is None:
+        counter = _counters[job, name] = Metrics.counter(f"cadenza.{job}", name)
+    counter.inc(n)
 
 
 @attrs.frozen

@@ -20,7 +20,7 @@ from cadenza.core import JobConfig, Outcome
 from cadenza.runtime.lifecycle._step import Step, count
 from cadenza.runtime.lifecycle.bottom_up import ASK, WAIT, ParentRequest, next_step
 from cadenza.runtime.lifecycle.records import DEAD_LETTER, FINISHED, PUBLISH, REQUEST, DeadLetter
-from cadenza.runtime.storage import read_provenance
+from cadenza.runtime.storage import exists, read_provenance
 
 LISTING_AFTER = 8
 
@@ -49,7 +49,7 @@ class BundleExistence:
             if listed is not None:
                 return path in listed
         self.lookups += 1
-        return FileSystems.exists(path)
+        return exists(path)
 
     def _list(self, folder: str) -> frozenset[str] | None:
         self.listings += 1
@@ -61,7 +61,7 @@ class BundleExistence:
 
 
 def _single(path: str) -> bool:
-    return FileSystems.exists(path)
+    return exists(path)
 
 
 def outputs_done(config: JobConfig, element: str, exists=_single) -> bool:
@@ -115,7 +115,7 @@ class _BundleChecksFn(beam.DoFn):
 
     def exists(self, path: str) -> bool:
         if self._checks is None:  # a runner that did not start the bundle: no batching
-            return FileSystems.exists(path)
+            return exists(path)
         return self._checks.exists(path)
 
 

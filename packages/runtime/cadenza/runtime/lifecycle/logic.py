@@ -109,6 +109,7 @@ class _RunLogicFn(beam.DoFn):
         self._config, self._logic, self._shared = config, logic, shared
         self.job = config.job_name
         self._key = uuid.uuid4().hex  # the same in every deserialized copy
+        self._logic_ms = JobMetrics(self.job).distribution("logic_ms")
 
     def setup(self):
         if not self._shared:
@@ -178,7 +179,7 @@ class _RunLogicFn(beam.DoFn):
                 yield self._dead(message, f"{type(err).__name__}: {err}", err)
                 return
         elapsed_ms = int((time.monotonic() - started) * 1000)
-        JobMetrics(self._config.job_name).distribution("logic_ms").update(elapsed_ms)
+        self._logic_ms.update(elapsed_ms)
         problem = check_result(self._config, result)
         if problem:
             yield self._dead(message, problem)

@@ -36,11 +36,12 @@ from cadenza.runtime.storage import (
 
 
 def content_bytes(name: str, content) -> bytes:
-    """Output content as bytes: bytes as they are, dict/list as JSON, a Path's file."""
+    """Output content as bytes: bytes as they are, dict/list as JSON (keys sorted, one
+    line: indenting would cost more than the rest of the write), a Path's file."""
     if isinstance(content, bytes | bytearray):
         return bytes(content)
     if isinstance(content, dict | list):
-        return (json.dumps(content, sort_keys=True, indent=2) + "\n").encode()
+        return (json.dumps(content, sort_keys=True) + "\n").encode()
     if isinstance(content, pathlib.Path):
         return content.read_bytes()
     raise TypeError(
