@@ -281,7 +281,7 @@ def test_write_outputs_with_provenance_and_write_failures(tmp_path):
             equal_to([("write", "writing outputs failed")]),
             label="dead",
         )
-    assert (tmp_path / "out" / "ok.json").read_text() == '{\n  "e": "ok"\n}\n'
+    assert (tmp_path / "out" / "ok.json").read_text() == '{"e": "ok"}\n'
     assert (tmp_path / "out" / "ok.bin").read_bytes() == b"\x00\x01"
     record = read_provenance(str(tmp_path / "out" / "ok.json"))
     assert (

@@ -16,7 +16,7 @@ lifecycle gives every output: created only if missing, never seen half-written, 
 provenance written with it (an extended attribute), on disk before the bundle is done.
 Its time says how much of the overhead those guarantees cost by themselves, before any
 of the lifecycle's bookkeeping. Size from CADENZA_BENCH_SIZE: `full` 2000
-elements x 3 rounds, `smoke` 50 x 1.
+elements x 5 rounds, `smoke` 50 x 1.
 """
 
 import json
@@ -36,7 +36,7 @@ from cadenza.runtime.local_files import create_file
 from cadenza.runtime.profiles import profile_args
 
 FULL = os.environ.get("CADENZA_BENCH_SIZE", "full") == "full"
-ELEMENTS, ROUNDS = (2000, 3) if FULL else (50, 1)
+ELEMENTS, ROUNDS = (2000, 5) if FULL else (50, 1)
 TARGET = 0.15
 
 
