@@ -58,7 +58,9 @@ def test_local_provenance_is_an_xattr_written_with_the_file(tmp_path):
     assert json.loads(os.getxattr(target, "user.cadenza-provenance")) == record
     assert read_provenance(str(target)) == record
     assert [p.name for p in target.parent.iterdir()] == ["x.json"]  # no sidecar, no temporary
-    assert oct(target.stat().st_mode & 0o777) == "0o644"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() would make it
     # a second writer is refused, and the first one's provenance stays
     assert not write_atomically(str(target), b"[]", overwrite=False, provenance={"job": "k"})
     assert read_provenance(str(target)) == record and target.read_bytes() == b"{}"
@@ -86,6 +88,25 @@ def test_without_xattrs_provenance_goes_to_a_sidecar(tmp_path, monkeypatch):
     (tmp_path / "x.json.provenance.json").unlink()
     assert not write_atomically(str(target), b"[]", overwrite=False, provenance={"job": "k"})
     assert read_provenance(str(target)) == {"job": "k"}
+
+
+def test_provenance_over_the_xattr_size_limit_goes_to_a_sidecar(tmp_path):
+    record = {"job": "j", "inputs": {f"input_{n}": "sha256:" + "0" * 64 for n in range(100)}}
+    target = tmp_path / "x.json"
+    assert write_atomically(str(target), b"{}", overwrite=False, provenance=record)
+    assert read_provenance(str(target)) == record
+    assert (tmp_path / "x.json.provenance.json").exists()
+    assert local_files.read_attribute(str(target), "cadenza-provenance") is None
+    # the folder still takes attributes for records that fit
+    assert write_atomically(str(tmp_path / "y.json"), b"{}", provenance={"job": "j"})
+    assert not (tmp_path / "y.json.provenance.json").exists()
+
+
+def test_a_kept_output_without_provenance_gets_a_sidecar(tmp_path):
+    target = tmp_path / "x.json"
+    target.write_bytes(b"{}")  # written before provenance, or by hand
+    assert not write_atomically(str(target), b"[]", overwrite=False, provenance={"job": "j"})
+    assert read_provenance(str(target)) == {"job": "j"} and target.read_bytes() == b"{}"
 
 
 def test_create_only_works_without_unnamed_files(tmp_path, monkeypatch):
@@ -140,6 +161,15 @@ def test_gcs_writes_are_single_uploads_with_generation_preconditions(emulators, 
         if m.attributes["bucketId"] == gcs_bucket
     ]
     assert finalized == ["out/x.bin", "out/x.bin"]  # two uploads, no temporary objects
+
+
+def test_gcs_provenance_over_the_metadata_limit_goes_to_a_sidecar(emulators, gcs_bucket):
+    record = {"job": "j", "inputs": {f"input_{n}": "sha256:" + "0" * 64 for n in range(120)}}
+    path = f"gs://{gcs_bucket}/big/x.bin"
+    assert write_atomically(path, b"data", overwrite=False, provenance=record)
+    assert read_provenance(path) == record
+    names = sorted(b.name for b in storage.Client().list_blobs(gcs_bucket, prefix="big/"))
+    assert names == ["big/x.bin", "big/x.bin.provenance.json"]
 
 
 def test_split_gcs_path_names_what_it_expected():

@@ -11,8 +11,9 @@ name in one step:
   removed instead.
 - replacing (`overwrite=True`): a hidden temporary file renamed over the target.
 
-Extended attributes go with the file's content atomically; a filesystem without them
-(`set_attributes` returns False) makes the caller fall back to a sidecar file.
+Extended attributes go with the file's content atomically; a filesystem without them,
+or a value over its size limit (`set_attributes` returns False), makes the caller fall
+back to a sidecar file.
 """
 
 from __future__ import annotations
@@ -20,14 +21,19 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import threading
 import uuid
 
 _known_folders: set[str] = set()  # folders made or seen by this process
 _no_unnamed_files: set[str] = set()  # folders where O_TMPFILE is not supported
 _no_attributes: set[str] = set()  # folders whose filesystem refused user xattrs
 _proc_fds: tuple[int, int] | None = None  # (pid, fd of /proc/self/fd) of this process
+_proc_lock = threading.Lock()
 
+_MODE = 0o666  # less the umask, as open() gives
 _UNSUPPORTED = {errno.EOPNOTSUPP, errno.ENOTSUP, errno.EISDIR, errno.EINVAL}
+_NO_ATTRIBUTES = {errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM}  # the filesystem's answer
+_TOO_BIG = {errno.E2BIG, errno.ENOSPC, errno.ERANGE}  # this value's: over the size limit
 
 
 def folder_of(target: str) -> str:
@@ -43,21 +49,33 @@ def _proc_fd_folder() -> int:
     """This process's `/proc/self/fd` opened as a folder (again after a fork)."""
     global _proc_fds
     pid = os.getpid()
-    if _proc_fds is None or _proc_fds[0] != pid:
-        _proc_fds = (pid, os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY))
-    return _proc_fds[1]
+    with _proc_lock:
+        if _proc_fds is None or _proc_fds[0] != pid:
+            if _proc_fds is not None:  # the parent's, inherited through a fork
+                with contextlib.suppress(OSError):
+                    os.close(_proc_fds[1])
+            _proc_fds = (pid, os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY))
+        return _proc_fds[1]
 
 
-def _write_all(fd: int, data: bytes, durable: bool) -> None:
+def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def _fill(fd: int, data: bytes, attributes: dict, folder: str, durable: bool) -> bool:
+    """Content and attributes into the open file, then to disk if `durable`."""
+    _write_all(fd, data)
+    attributes_set = set_attributes(fd, attributes, folder)
     if durable:
         os.fsync(fd)
+    return attributes_set
 
 
 def set_attributes(fd_or_path, attributes: dict[str, bytes], folder: str) -> bool:
-    """Sets `user.<name>` attributes; False (nothing set) where the filesystem has none."""
+    """Sets `user.<name>` attributes; False (none set) where the filesystem has none, or
+    a value is over its size limit (on ext4 about a block: 4 KB)."""
     if not attributes:
         return True
     if folder in _no_attributes:
@@ -66,7 +84,12 @@ def set_attributes(fd_or_path, attributes: dict[str, bytes], folder: str) -> boo
         for name, value in attributes.items():
             os.setxattr(fd_or_path, f"user.{name}", value)
     except OSError as err:
-        if err.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM):
+        if err.errno in _TOO_BIG:
+            for name in attributes:
+                with contextlib.suppress(OSError):
+                    os.removexattr(fd_or_path, f"user.{name}")
+            return False
+        if err.errno not in _NO_ATTRIBUTES:
             raise
         _no_attributes.add(folder)
         return False
@@ -90,21 +113,31 @@ def _refused(target: str) -> bool:
 
 
 def _create_unnamed(folder, target, data, attributes, durable) -> tuple[bool, bool] | None:
-    """(written, attributes set) through an unnamed file; None where unsupported."""
+    """(written, attributes set) through an unnamed file; None where unsupported (no
+    O_TMPFILE, or no /proc to link it through)."""
     try:
-        fd = os.open(folder, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o644)
+        fd = os.open(folder, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, _MODE)
     except OSError as err:
         if err.errno not in _UNSUPPORTED:
             raise
         _no_unnamed_files.add(folder)
         return None
     try:
-        _write_all(fd, data, durable)
-        attributes_set = set_attributes(fd, attributes, folder)
+        attributes_set = _fill(fd, data, attributes, folder, durable)
         try:
-            os.link(str(fd), target, src_dir_fd=_proc_fd_folder(), follow_symlinks=True)
+            proc = _proc_fd_folder()
+        except OSError:  # no /proc here
+            _no_unnamed_files.add(folder)
+            return None
+        try:
+            os.link(str(fd), target, src_dir_fd=proc, follow_symlinks=True)
         except FileExistsError:
             return _refused(target), attributes_set
+        except OSError as err:
+            if err.errno == errno.ENOENT and not os.path.isdir(folder):
+                raise  # the folder went away: the caller makes it again
+            _no_unnamed_files.add(folder)  # a kernel that will not link it this way
+            return None
         return True, attributes_set
     finally:
         os.close(fd)
@@ -113,15 +146,14 @@ def _create_unnamed(folder, target, data, attributes, durable) -> tuple[bool, bo
 def _create_named(folder, target, data, attributes, overwrite, durable) -> tuple[bool, bool]:
     temporary = f"{folder}/.{os.path.basename(target)}.{uuid.uuid4().hex}.tmp"
     try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, _MODE)
     except FileNotFoundError:  # the folder went away since: make it again
         os.makedirs(folder, exist_ok=True)
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, _MODE)
     renamed = False
     try:
         try:
-            _write_all(fd, data, durable)
-            attributes_set = set_attributes(fd, attributes, folder)
+            attributes_set = _fill(fd, data, attributes, folder, durable)
         finally:
             os.close(fd)
         if overwrite:

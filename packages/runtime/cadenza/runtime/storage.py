@@ -100,16 +100,19 @@ def write_atomically(
 
 
 def _write_local(target, data, overwrite, durable, provenance) -> bool:
-    attributes = {PROVENANCE_KEY: provenance_bytes(provenance)} if provenance else None
+    record = provenance_bytes(provenance) if provenance is not None else None
+    attributes = {PROVENANCE_KEY: record} if record is not None else None
     written, recorded = local_files.create_file(
         target, data, attributes, overwrite=overwrite, durable=durable
     )
-    if provenance is not None and not recorded:  # a filesystem without xattrs
-        if written:
-            _write_sidecar(target, provenance, overwrite=True, durable=durable)
-        else:
-            _keep_sidecar(target, provenance)
+    if not written:
+        _keep_sidecar(target, provenance)
+    elif not recorded:  # no xattrs here, or a record over their size limit
+        _write_sidecar(target, provenance, overwrite=True, durable=durable)
     return written
+
+
+GCS_METADATA_LIMIT = 7 * 1024  # Cloud Storage allows 8 KiB of custom metadata in all
 
 
 def _write_gcs(path: str, data: bytes, overwrite: bool, provenance: dict | None) -> bool:
@@ -122,18 +125,23 @@ def _write_gcs(path: str, data: bytes, overwrite: bool, provenance: dict | None)
         existing = bucket.get_blob(name)
         generation = existing.generation if existing is not None else 0
     blob = bucket.blob(name)
-    if provenance is not None:
-        blob.metadata = {PROVENANCE_KEY: provenance_bytes(provenance).decode()}
+    record = provenance_bytes(provenance).decode() if provenance is not None else None
+    with_it = record is not None and len(record) <= GCS_METADATA_LIMIT
+    if with_it:
+        blob.metadata = {PROVENANCE_KEY: record}
     try:
         blob.upload_from_string(
             data, content_type="application/octet-stream", if_generation_match=generation
         )
     except PreconditionFailed:
         if not overwrite:
+            _keep_sidecar(path, provenance)
             return False
         raise OutputConflict(
             f"{path} changed while being replaced (expected generation {generation})"
         ) from None
+    if record is not None and not with_it:
+        _write_sidecar(path, provenance, overwrite=True)
     return True
 
 
