@@ -20,6 +20,7 @@ from cadenza.audio import (
     estimate_tempo,
     measure_loudness,
     spectrogram_png,
+    warm_up_tempo,
 )
 from cadenza.runtime import JobLogic, Result
 from jobs.features.transforms import estimate_key, spectrogram_hop
@@ -49,6 +50,11 @@ class Features(JobLogic):
     """Computes a track's tempo, key, chroma and loudness, and draws its spectrogram."""
 
     params_class = Params
+
+    def setup(self, config) -> None:
+        # the beat tracker's numba code compiles on its first call (seconds): here, not
+        # on the first track
+        warm_up_tempo(getattr(config.params, "sample_rate", Params().sample_rate))
 
     def process(self, ctx) -> Result:
         params: Params = ctx.params

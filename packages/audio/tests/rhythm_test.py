@@ -53,3 +53,11 @@ def test_a_tempo_change_gives_a_tempo_between_the_two_and_beats_that_follow_it()
     intervals = np.diff(estimate.beat_times_s)
     first, last = intervals[:5], intervals[-5:]
     assert np.all(np.abs(first - 0.6) <= 2 * FRAME_S) and np.all(np.abs(last - 0.5) <= 2 * FRAME_S)
+
+
+def test_warm_up_runs_the_tracker_on_its_click_track():
+    from cadenza.audio import warm_up_tempo
+
+    estimate = warm_up_tempo()
+    assert estimate.bpm == pytest.approx(120.0, abs=3.0)
+    assert len(estimate.beat_times_s) >= 4

@@ -16,7 +16,7 @@ from cadenza.audio.loudness import (
     rms_dbfs,
 )
 from cadenza.audio.plot import colormap, encode_png, spectrogram_png
-from cadenza.audio.rhythm import TempoEstimate, estimate_tempo
+from cadenza.audio.rhythm import TempoEstimate, estimate_tempo, warm_up_tempo
 from cadenza.audio.spectral import (
     PITCH_CLASSES,
     chroma,
@@ -53,4 +53,5 @@ __all__ = [
     "spectrogram",
     "spectrogram_png",
     "stft",
+    "warm_up_tempo",
 ]

@@ -48,3 +48,15 @@ def estimate_tempo(
         if np.all(np.abs(intervals - median) <= _STEADY_TOLERANCE * median):
             bpm = 60.0 * len(intervals) / (beats[-1] - beats[0])
     return TempoEstimate(bpm=float(np.atleast_1d(bpm)[0]), beat_times_s=beats)
+
+
+def warm_up_tempo(sample_rate: int = 22050) -> TempoEstimate:
+    """Runs the beat tracker once on 4 s of clicks at 120 BPM and returns its estimate.
+
+    The tracker's first call in a process compiles librosa's numba code, which takes
+    seconds; a job calls this in `setup()` so its first track does not wait for it.
+    """
+    clicks = np.zeros(4 * sample_rate, dtype=np.float32)
+    for start in range(0, len(clicks), sample_rate // 2):
+        clicks[start : start + 64] = 1.0
+    return estimate_tempo(clicks, sample_rate)
