@@ -287,3 +287,30 @@ def test_missing_topics_and_subscriptions_are_named(pubsub, gcs_bucket, tmp_path
         run_streaming(config, Counting(), runs_root=str(tmp_path))
     assert "subscription projects/cadenza-local/subscriptions/no-such-sub" in str(err.value)
     assert "topic projects/cadenza-local/topics/cadenza-nowhere-out" in str(err.value)
+
+
+LIFECYCLE_EVENTS: list[str] = []
+
+
+class SetUpOnce(Counting):
+    """Counting, recording its setups and teardowns in `LIFECYCLE_EVENTS`."""
+
+    def setup(self, config):
+        LIFECYCLE_EVENTS.append("setup")
+
+    def teardown(self):
+        LIFECYCLE_EVENTS.append("teardown")
+
+
+def test_the_logic_is_set_up_once_before_the_first_message(job, gcs_bucket, tmp_path):
+    j = job()
+    LIFECYCLE_EVENTS.clear()
+    run = run_streaming(j.config, SetUpOnce(), runs_root=str(tmp_path / "runs"))
+    assert LIFECYCLE_EVENTS == ["setup"]  # at start, with no message sent yet
+    for element in ("s1", "s2", "s3"):
+        put_gcs_input(gcs_bucket, element, "hello")
+        j.send(element)
+    wait_for(lambda: len(j.collect()) >= 3, "3 output events")
+    run.stop()
+    assert LIFECYCLE_EVENTS == ["setup", "teardown"]
+    assert {e: CALLS[e] for e in ("s1", "s2", "s3")} == {"s1": 1, "s2": 1, "s3": 1}

@@ -74,6 +74,25 @@ _SHARED: dict[str, JobLogic] = {}
 _SHARED_LOCK = threading.Lock()
 
 
+def shared_key(logic: JobLogic) -> str:
+    """The key under which `logic` and its deserialized copies share one set-up instance."""
+    key = getattr(logic, "_cadenza_shared_key", None)
+    if key is None:
+        key = uuid.uuid4().hex
+        logic._cadenza_shared_key = key
+    return key
+
+
+def set_up_shared_logic(config: JobConfig, logic: JobLogic) -> None:
+    """Sets `logic` up now, once, for this process's `shared=True` steps to use: a
+    streaming job loads its models before its first message, not on it."""
+    key = shared_key(logic)
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            logic.setup(config)
+            _SHARED[key] = logic
+
+
 def release_shared_logic() -> None:
     """Tears down every logic set up with `shared=True` in this process."""
     with _SHARED_LOCK:
@@ -108,7 +127,7 @@ class _RunLogicFn(beam.DoFn):
     def __init__(self, config: JobConfig, logic: JobLogic, shared: bool = False):
         self._config, self._logic, self._shared = config, logic, shared
         self.job = config.job_name
-        self._key = uuid.uuid4().hex  # the same in every deserialized copy
+        self._key = shared_key(logic)  # the same in every deserialized copy
         self._logic_ms = JobMetrics(self.job).distribution("logic_ms")
 
     def setup(self):

@@ -38,7 +38,7 @@ from cadenza.core import JobConfig
 from cadenza.runtime.api import JobLogic
 from cadenza.runtime.deadletters import dead_letter_folder
 from cadenza.runtime.lifecycle import Carried, FusedLifecycle
-from cadenza.runtime.lifecycle.logic import release_shared_logic
+from cadenza.runtime.lifecycle.logic import release_shared_logic, set_up_shared_logic
 from cadenza.runtime.lifecycle.records import FINISHED
 from cadenza.runtime.profiles import streaming_profile_args
 from cadenza.runtime.pubsub_names import project_for
@@ -225,6 +225,7 @@ def run_streaming(
     ]
     check_exists(subscriptions, topics)
     options = streaming_options(config, profile, extra_args)
+    set_up_shared_logic(config, logic)  # before the first message, not on it
     _direct_pubsub.register()
     pipeline = beam.Pipeline(options=options)
     _ = pipeline | "Stream" >> StreamJob(
