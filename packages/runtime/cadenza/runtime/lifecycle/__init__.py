@@ -104,7 +104,7 @@ class Lifecycle(beam.PTransform):
         }
 
 
-class FusedLifecycle(beam.PTransform):
+class FusedLifecycle(Lifecycle):
     """The lifecycle's steps inside one DoFn: raw events (or `Carried` ones) ->
     `Routed(tag, value)`: "publish" (a Message to publish, audited), "finished" (a
     Message, or None for an ignored carried event), "dead_letter" (a DeadLetter) or
@@ -112,23 +112,5 @@ class FusedLifecycle(beam.PTransform):
     of about forty per element: for the local runner and Dask, where each costs every
     element a task. Options as `Lifecycle`'s."""
 
-    def __init__(
-        self,
-        config: JobConfig,
-        logic: JobLogic,
-        *,
-        shared_logic: bool = False,
-        ask_parents: bool = False,
-        sync_per_bundle: bool = False,
-    ):
-        super().__init__()
-        self._lifecycle = Lifecycle(
-            config,
-            logic,
-            shared_logic=shared_logic,
-            ask_parents=ask_parents,
-            sync_per_bundle=sync_per_bundle,
-        )
-
     def expand(self, events):
-        return events | FusedSteps(step for _, step in self._lifecycle.steps())
+        return events | FusedSteps(step for _, step in self.steps())
