@@ -1,5 +1,7 @@
 """Atomic writes (local, and gs:// on the storage emulator) and provenance with them."""
 
+import gzip
+import hashlib
 import json
 import os
 import threading
@@ -11,6 +13,9 @@ from google.cloud import storage
 from cadenza.runtime import local_files
 from cadenza.runtime.storage import (
     digest,
+    exists,
+    open_for_reading,
+    read_bytes,
     read_provenance,
     split_gcs_path,
     write_atomically,
@@ -170,6 +175,40 @@ def test_gcs_provenance_over_the_metadata_limit_goes_to_a_sidecar(emulators, gcs
     assert read_provenance(path) == record
     names = sorted(b.name for b in storage.Client().list_blobs(gcs_bucket, prefix="big/"))
     assert names == ["big/x.bin", "big/x.bin.provenance.json"]
+
+
+def test_gcs_reads_and_checks_go_straight_to_the_object(emulators, gcs_bucket):
+    blob_data = bytes(range(256)) * 1000
+    path = f"gs://{gcs_bucket}/in/x.bin"
+    storage.Client().bucket(gcs_bucket).blob("in/x.bin").upload_from_string(blob_data)
+    assert exists(path) and not exists(f"gs://{gcs_bucket}/in/y.bin")
+    assert read_bytes(path) == blob_data
+    with open_for_reading(path) as stream:
+        assert stream.read(1000) == blob_data[:1000]
+        assert stream.read() == blob_data[1000:]
+    assert digest(path) == digest_of(blob_data)
+    missing = f"gs://{gcs_bucket}/in/missing.bin"
+    with pytest.raises(FileNotFoundError, match=r"missing\.bin: no such object"):
+        read_bytes(missing)
+    with (
+        pytest.raises(FileNotFoundError, match=r"missing\.bin: no such object"),
+        open_for_reading(missing) as stream,
+    ):
+        stream.read()
+
+
+def test_compressed_gcs_objects_are_still_decompressed_by_suffix(emulators, gcs_bucket):
+    path = f"gs://{gcs_bucket}/in/x.txt.gz"
+    storage.Client().bucket(gcs_bucket).blob("in/x.txt.gz").upload_from_string(
+        gzip.compress(b"hello\n" * 100)
+    )
+    assert read_bytes(path) == b"hello\n" * 100
+    with open_for_reading(path) as stream:
+        assert stream.read() == b"hello\n" * 100
+
+
+def digest_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def test_split_gcs_path_names_what_it_expected():

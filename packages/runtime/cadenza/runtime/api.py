@@ -61,8 +61,7 @@ class InputHandle:
         return storage.exists(self.path)
 
     def read_bytes(self) -> bytes:
-        with storage.open_for_reading(self.path) as handle:
-            data = handle.read()
+        data = storage.read_bytes(self.path)
         self._read["digest"] = "sha256:" + hashlib.sha256(data).hexdigest()
         return data
 
