@@ -14,6 +14,7 @@ from cadenza.runtime import local_files
 from cadenza.runtime.storage import (
     digest,
     exists,
+    list_folder,
     open_for_reading,
     read_bytes,
     read_provenance,
@@ -209,6 +210,24 @@ def test_compressed_gcs_objects_are_still_decompressed_by_suffix(emulators, gcs_
 
 def digest_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def test_list_folder_names_what_is_directly_in_a_folder(tmp_path, emulators, gcs_bucket):
+    (tmp_path / "out" / "nested").mkdir(parents=True)
+    for name in ("a.json", "b.json", "nested/c.json"):
+        (tmp_path / "out" / name).write_text("{}")
+    assert list_folder(f"{tmp_path}/out/") == {
+        f"{tmp_path}/out/{n}" for n in ("a.json", "b.json", "nested")
+    }
+    assert list_folder(f"{tmp_path}/missing") == frozenset()
+    bucket = storage.Client().bucket(gcs_bucket)
+    for name in ("out/a.json", "out/b.json", "out/nested/c.json", "outside.json"):
+        bucket.blob(name).upload_from_string(b"{}")
+    assert list_folder(f"gs://{gcs_bucket}/out") == {
+        f"gs://{gcs_bucket}/out/a.json",
+        f"gs://{gcs_bucket}/out/b.json",
+    }
+    assert list_folder(f"gs://{gcs_bucket}/missing") == frozenset()
 
 
 def test_split_gcs_path_names_what_it_expected():

@@ -224,6 +224,32 @@ def exists(path: str) -> bool:
     return FileSystems.exists(path)
 
 
+def list_folder(folder: str) -> frozenset[str]:
+    """The paths of what is directly in `folder` (files and subfolders; objects on
+    `gs://`), as `folder/name`.
+
+    Names only: local folders are read with one `scandir`, `gs://` folders are listed
+    with a delimiter and only the names requested; other filesystems go through Beam's
+    FileSystems.match. A missing folder lists as empty.
+    """
+    folder = folder.rstrip("/")
+    if is_local(folder):
+        try:
+            with os.scandir(folder) as entries:
+                return frozenset(f"{folder}/{entry.name}" for entry in entries)
+        except FileNotFoundError:
+            return frozenset()
+    if folder.startswith("gs://"):
+        bucket_name, _, prefix = folder[5:].partition("/")
+        prefix = f"{prefix}/" if prefix else ""
+        blobs = gcs_client().list_blobs(
+            bucket_name, prefix=prefix, delimiter="/", fields="items(name),nextPageToken"
+        )
+        return frozenset(f"gs://{bucket_name}/{blob.name}" for blob in blobs)
+    (result,) = FileSystems.match([f"{folder}/*"])
+    return frozenset(m.path for m in result.metadata_list)
+
+
 def open_for_reading(path: str):
     """A binary stream of the file, decompressed as Beam's FileSystems would (by suffix).
 

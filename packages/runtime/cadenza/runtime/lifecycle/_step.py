@@ -103,29 +103,41 @@ class _RoutingFn(beam.DoFn):
     def finish_bundle(self):
         self._fn.finish_bundle()  # steps' bundle hooks keep state, never emit
 
-    def process(self, element):
-        token, carried = None, isinstance(element, Carried)
-        if carried:
-            token, element = element.token, element.value
+    def split(self, element) -> tuple[list, list[Routed]]:
+        """The step's outputs for one element: its main outputs, and the others routed."""
+        if isinstance(element, Carried):
+            return self._split_carried(element)
+        return self._split_value(element)
 
-        def wrap(value):
-            return Carried(token, value) if carried else value
-
-        produced = False
+    def _split_value(self, element) -> tuple[list, list[Routed]]:
         try:
-            outputs = list(self._fn.process(element) or ())
+            outputs = self._fn.process(element)
+            outputs = list(outputs) if outputs is not None else ()
         except Exception as err:
             count(self._job, f"dead_letter_{self._stage}")
-            yield Routed(DEAD_LETTER, wrap(unhandled(self._job, self._stage, element, err)))
-            return
+            return [], [Routed(DEAD_LETTER, unhandled(self._job, self._stage, element, err))]
+        main, others = [], []
         for output in outputs:
-            produced = True
             if isinstance(output, beam.pvalue.TaggedOutput):
-                yield Routed(output.tag, wrap(output.value))
+                others.append(Routed(output.tag, output.value))
             else:
-                yield Routed(MAIN, wrap(output))
-        if carried and not produced:
-            yield Routed(FINISHED, Carried(token, None))
+                main.append(output)
+        return main, others
+
+    def _split_carried(self, element: Carried) -> tuple[list, list[Routed]]:
+        token = element.token
+        main, others = self._split_value(element.value)
+        if not main and not others:
+            return [], [Routed(FINISHED, Carried(token, None))]
+        main = [Carried(token, value) for value in main]
+        others = [Routed(r.tag, Carried(token, r.value)) for r in others]
+        return main, others
+
+    def process(self, element):
+        main, others = self.split(element)
+        for value in main:
+            yield Routed(MAIN, value)
+        yield from others
 
 
 def only_tag(tag: str):
@@ -199,13 +211,15 @@ class _FusedFn(beam.DoFn):
     def process(self, element):
         current = [element]
         for fn in self._fns:
+            if len(current) == 1:  # the usual case: one element, one main output
+                current, others = fn.split(current[0])
+                yield from others
+                continue
             following = []
             for item in current:
-                for routed in fn.process(item):
-                    if routed.tag == MAIN:
-                        following.append(routed.value)
-                    else:
-                        yield routed
+                main, others = fn.split(item)
+                following += main
+                yield from others
             current = following
         for value in current:
             yield Routed(MAIN, value)

@@ -5,8 +5,8 @@ Outputs written by this very message (their provenance names its id: an earlier
 delivery wrote them, then the job stopped before acknowledging) are its own work: it
 is audited `processed`, as the first delivery would have been, not `skipped`.
 
-Checks go through Beam's FileSystems (local paths, gs://, any Beam filesystem) and are
-batched per bundle by `BundleExistence`: the first LISTING_AFTER checks in a folder are
+Checks work on local paths, gs:// and any Beam filesystem (cadenza.runtime.storage) and
+are batched per bundle by `BundleExistence`: the first LISTING_AFTER checks in a folder are
 single lookups, and once a bundle has asked that many, one listing of the folder answers
 the rest of the bundle. No element waits for others: each is answered when it comes.
 """
@@ -14,13 +14,12 @@ the rest of the bundle. No element waits for others: each is answered when it co
 from __future__ import annotations
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 
 from cadenza.core import JobConfig, Outcome
 from cadenza.runtime.lifecycle._step import Step, count
 from cadenza.runtime.lifecycle.bottom_up import ASK, WAIT, ParentRequest, next_step
 from cadenza.runtime.lifecycle.records import DEAD_LETTER, FINISHED, PUBLISH, REQUEST, DeadLetter
-from cadenza.runtime.storage import exists, read_provenance
+from cadenza.runtime.storage import exists, list_folder, read_provenance
 
 LISTING_AFTER = 8
 
@@ -54,10 +53,9 @@ class BundleExistence:
     def _list(self, folder: str) -> frozenset[str] | None:
         self.listings += 1
         try:
-            (result,) = FileSystems.match([f"{folder}/*"])
+            return list_folder(folder)
         except Exception:  # a folder that cannot be listed: single lookups it is
             return None
-        return frozenset(m.path for m in result.metadata_list)
 
 
 def _single(path: str) -> bool:
