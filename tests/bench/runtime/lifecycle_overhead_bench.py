@@ -48,6 +48,7 @@ from cadenza.runtime import JobLogic, Result
 from cadenza.runtime.batch import run_batch
 from cadenza.runtime.local_files import create_file
 from cadenza.runtime.profiles import profile_args
+from cadenza.runtime.storage import split_gcs_path
 
 FULL = os.environ.get("CADENZA_BENCH_SIZE", "full") == "full"
 ELEMENTS, ROUNDS = (2000, 5) if FULL else (50, 1)
@@ -135,28 +136,30 @@ class _AtomicCopyFn(_CopyFn):
         os.sync()
 
 
-class GcsBucket:
-    """Inputs and outputs as objects in a bucket of the storage emulator (fake-gcs-server
-    on 127.0.0.1, its objects in memory where /dev/shm exists): each read or write is a
-    request, as on Cloud Storage, where a request costs far more than here."""
+class GcsBuckets:
+    """Inputs and outputs as objects on the storage emulator (fake-gcs-server on
+    127.0.0.1, its objects in memory where /dev/shm exists), a new bucket for each run:
+    each read or write is a request, as on Cloud Storage, where a request costs far more
+    than here. A bucket per run, because the emulator lists a prefix by reading its whole
+    bucket, and Cloud Storage does not."""
 
-    def __init__(self, bucket: str):
-        self.bucket = bucket
-        self._bucket = storage.Client().bucket(bucket)
+    def __init__(self):
+        self._client = storage.Client()
 
     def prepare(self, name: str) -> tuple[str, list[str]]:
+        bucket = self._client.create_bucket(f"bench-{name}")
         elements = [f"e{i:04d}" for i in range(ELEMENTS)]
         for element in elements:
-            blob = self._bucket.blob(f"{name}/in/{element}.txt")
+            blob = bucket.blob(f"data/in/{element}.txt")
             blob.upload_from_string(f"content of {element}\n" * 20)
-        return f"gs://{self.bucket}/{name}", elements
+        return f"gs://{bucket.name}/data", elements
 
     def outputs(self, root: str) -> int:
-        prefix = root.removeprefix(f"gs://{self.bucket}/") + "/out/"
-        return sum(1 for _ in self._bucket.list_blobs(prefix=prefix))
+        bucket_name, prefix = split_gcs_path(root + "/out/")
+        return sum(1 for _ in self._client.list_blobs(bucket_name, prefix=prefix))
 
     def copy_fn(self, root: str, atomic: bool) -> beam.DoFn:
-        return _GcsCopyFn(self.bucket, root.removeprefix(f"gs://{self.bucket}/"), atomic)
+        return _GcsCopyFn(*split_gcs_path(root), atomic)
 
 
 class _GcsCopyFn(beam.DoFn):
@@ -236,7 +239,7 @@ def summary(ms: dict[str, float], prefix: str = "") -> dict:
 
 @contextlib.contextmanager
 def storage_emulator(scratch: pathlib.Path):
-    """fake-gcs-server on 127.0.0.1 with a bucket, and this process pointed at it."""
+    """fake-gcs-server on 127.0.0.1, and this process pointed at it."""
     with StorageEmulator(scratch / "gcs-state") as server:
         credentials = write_fake_credentials(scratch / "credentials.json")
         previous = apply_env(
@@ -247,8 +250,7 @@ def storage_emulator(scratch: pathlib.Path):
             }
         )
         try:
-            storage.Client().create_bucket("cadenza-bench")
-            yield GcsBucket("cadenza-bench")
+            yield GcsBuckets()
         finally:
             restore_env(previous)
 
@@ -264,8 +266,8 @@ def test_lifecycle_against_plain_beam(benchmark, tmp_path):
         scratch = pathlib.Path(scratch)
         if memory:
             in_memory = medians(LocalFolder(scratch / "files"), scratch / "runs")
-        with storage_emulator(scratch) as bucket:
-            on_gcs = medians(bucket, scratch / "gcs-runs")
+        with storage_emulator(scratch) as buckets:
+            on_gcs = medians(buckets, scratch / "gcs-runs")
     counter = iter(range(100))
     disk = LocalFolder(tmp_path / "disk")
     benchmark.pedantic(
