@@ -2,9 +2,11 @@
 
 import gzip
 import hashlib
+import io
 import json
 import os
 import threading
+import zipfile
 
 import pytest
 from apache_beam.io.filesystems import FileSystems
@@ -18,7 +20,6 @@ from cadenza.runtime.storage import (
     open_for_reading,
     read_bytes,
     read_provenance,
-    split_gcs_path,
     write_atomically,
     write_provenance,
 )
@@ -189,13 +190,10 @@ def test_gcs_reads_and_checks_go_straight_to_the_object(emulators, gcs_bucket):
         assert stream.read() == blob_data[1000:]
     assert digest(path) == digest_of(blob_data)
     missing = f"gs://{gcs_bucket}/in/missing.bin"
-    with pytest.raises(FileNotFoundError, match=r"missing\.bin: no such object"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.bin: not found"):
         read_bytes(missing)
-    with (
-        pytest.raises(FileNotFoundError, match=r"missing\.bin: no such object"),
-        open_for_reading(missing) as stream,
-    ):
-        stream.read()
+    with pytest.raises(FileNotFoundError, match=r"missing\.bin: not found"):
+        open_for_reading(missing)  # found missing when opened, as Beam's open does
 
 
 def test_compressed_gcs_objects_are_still_decompressed_by_suffix(emulators, gcs_bucket):
@@ -212,28 +210,48 @@ def digest_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def test_list_folder_names_what_is_directly_in_a_folder(tmp_path, emulators, gcs_bucket):
+def test_list_folder_names_what_is_directly_in_a_folder(tmp_path, monkeypatch):
     (tmp_path / "out" / "nested").mkdir(parents=True)
     for name in ("a.json", "b.json", "nested/c.json"):
         (tmp_path / "out" / name).write_text("{}")
-    assert list_folder(f"{tmp_path}/out/") == {
-        f"{tmp_path}/out/{n}" for n in ("a.json", "b.json", "nested")
-    }
+    assert list_folder(f"{tmp_path}/out") == {"a.json", "b.json", "nested"}
     assert list_folder(f"{tmp_path}/missing") == frozenset()
+    assert "tmp" in list_folder("")  # the root, as "/tmp".rpartition("/") names it
+    monkeypatch.chdir(tmp_path / "out")
+    assert list_folder(".") == {"a.json", "b.json", "nested"}
+
+
+def test_list_folder_on_gcs_names_the_objects_directly_under_a_prefix(emulators, gcs_bucket):
     bucket = storage.Client().bucket(gcs_bucket)
     for name in ("out/a.json", "out/b.json", "out/nested/c.json", "outside.json"):
         bucket.blob(name).upload_from_string(b"{}")
-    assert list_folder(f"gs://{gcs_bucket}/out") == {
-        f"gs://{gcs_bucket}/out/a.json",
-        f"gs://{gcs_bucket}/out/b.json",
-    }
+    assert list_folder(f"gs://{gcs_bucket}/out") == {"a.json", "b.json"}
+    assert list_folder(f"gs://{gcs_bucket}") == {"outside.json"}
     assert list_folder(f"gs://{gcs_bucket}/missing") == frozenset()
 
 
-def test_split_gcs_path_names_what_it_expected():
-    assert split_gcs_path("gs://b/a/b.txt") == ("b", "a/b.txt")
-    with pytest.raises(ValueError, match="expected gs://BUCKET/OBJECT"):
-        split_gcs_path("gs://bucket-only")
+def test_gcs_streams_seek_like_files(emulators, gcs_bucket):
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:  # zipfile reads from the end: seeks
+        zipped.writestr("inside.txt", "hello from a zip")
+    storage.Client().bucket(gcs_bucket).blob("in/x.zip").upload_from_string(archive.getvalue())
+    with open_for_reading(f"gs://{gcs_bucket}/in/x.zip") as stream:
+        assert stream.seekable()
+        with zipfile.ZipFile(stream) as zipped:
+            assert zipped.read("inside.txt") == b"hello from a zip"
+        stream.seek(-4, io.SEEK_END)
+        assert stream.tell() == len(archive.getvalue()) - 4
+
+
+def test_gcs_objects_are_read_as_stored_without_transcoding(emulators, gcs_bucket):
+    stored = gzip.compress(b"[1, 2, 3]\n" * 1000)
+    blob = storage.Client().bucket(gcs_bucket).blob("in/x.json")
+    blob.content_encoding = "gzip"
+    blob.upload_from_string(stored, content_type="application/json")
+    path = f"gs://{gcs_bucket}/in/x.json"
+    assert read_bytes(path) == stored  # as Beam's FileSystems reads it
+    with open_for_reading(path) as stream:
+        assert stream.read(100) + stream.read() == stored
 
 
 def test_a_folder_removed_between_writes_is_made_again(tmp_path):

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import os
 import threading
@@ -216,7 +215,7 @@ def read_provenance(path: str) -> dict | None:
 
 def exists(path: str) -> bool:
     """Whether the file or object exists (local paths and `gs://` answered directly: Beam's
-    GCS check costs two requests, this one)."""
+    GCS check spent a bucket lookup more here)."""
     if is_local(path):
         return os.path.exists(path)
     if path.startswith("gs://"):
@@ -225,18 +224,18 @@ def exists(path: str) -> bool:
 
 
 def list_folder(folder: str) -> frozenset[str]:
-    """The paths of what is directly in `folder` (files and subfolders; objects on
-    `gs://`), as `folder/name`.
+    """The names of what is directly in `folder` (a path without its trailing slash, as
+    `path.rsplit("/", 1)[0]` gives it; "." is the working directory): files and
+    subfolders locally, objects on `gs://`. A missing folder lists as empty.
 
     Names only: local folders are read with one `scandir`, `gs://` folders are listed
     with a delimiter and only the names requested; other filesystems go through Beam's
-    FileSystems.match. A missing folder lists as empty.
+    FileSystems.match.
     """
-    folder = folder.rstrip("/")
     if is_local(folder):
         try:
-            with os.scandir(folder) as entries:
-                return frozenset(f"{folder}/{entry.name}" for entry in entries)
+            with os.scandir(folder + "/") as entries:  # "" + "/": the root
+                return frozenset(entry.name for entry in entries)
         except FileNotFoundError:
             return frozenset()
     if folder.startswith("gs://"):
@@ -245,22 +244,22 @@ def list_folder(folder: str) -> frozenset[str]:
         blobs = gcs_client().list_blobs(
             bucket_name, prefix=prefix, delimiter="/", fields="items(name),nextPageToken"
         )
-        return frozenset(f"gs://{bucket_name}/{blob.name}" for blob in blobs)
+        return frozenset(blob.name[len(prefix) :] for blob in blobs)
     (result,) = FileSystems.match([f"{folder}/*"])
-    return frozenset(m.path for m in result.metadata_list)
+    return frozenset(m.path[len(folder) + 1 :] for m in result.metadata_list)
 
 
 def open_for_reading(path: str):
     """A binary stream of the file, decompressed as Beam's FileSystems would (by suffix).
 
-    Uncompressed local files and `gs://` objects are opened directly: Beam's GCS open
-    costs three requests (bucket, object, media), a direct read one.
+    Uncompressed local files and `gs://` objects are opened directly (Beam's GCS open
+    spent a bucket lookup more here).
     """
     if detect_compression(path) == CompressionTypes.UNCOMPRESSED:
         if is_local(path):
             return open(path, "rb")  # what FileSystems opens it as, without its lookups
         if path.startswith("gs://"):
-            return _GcsReader(path)
+            return _open_gcs(path)
     return FileSystems.open(path)
 
 
@@ -268,8 +267,9 @@ def read_bytes(path: str) -> bytes:
     """The whole file (decompressed by suffix, like `open_for_reading`); one request on
     `gs://`."""
     if path.startswith("gs://") and detect_compression(path) == CompressionTypes.UNCOMPRESSED:
-        with _missing_object_as_file_not_found(path):
-            return _gcs_blob(path).download_as_bytes()
+        with _missing_as_file_not_found(path):
+            # raw: the object's bytes as stored, as Beam reads them (no transcoding)
+            return _gcs_blob(path).download_as_bytes(raw_download=True)
     with open_for_reading(path) as handle:
         return handle.read()
 
@@ -279,36 +279,24 @@ def _gcs_blob(path: str):
     return gcs_client().bucket(bucket_name).blob(name)
 
 
+def _open_gcs(path: str):
+    """A seekable binary stream of a `gs://` object, read in ranges: one metadata request
+    (which finds a missing object now, and gives seeks from the end its size), then the
+    ranges read."""
+    blob = _gcs_blob(path)
+    with _missing_as_file_not_found(path):
+        blob.reload()
+    return blob.open("rb", raw_download=True)
+
+
 @contextlib.contextmanager
-def _missing_object_as_file_not_found(path: str):
+def _missing_as_file_not_found(path: str):
     from google.api_core.exceptions import NotFound
 
     try:
         yield
-    except NotFound:
-        raise FileNotFoundError(f"{path}: no such object") from None
-
-
-class _GcsReader(io.BufferedIOBase):
-    """A `gs://` object as a binary stream: ranged downloads, no metadata request; a
-    missing object raises FileNotFoundError naming the path on the first read."""
-
-    def __init__(self, path: str):
-        self._path, self._reader = path, _gcs_blob(path).open("rb")
-
-    def read(self, size: int = -1) -> bytes:
-        with _missing_object_as_file_not_found(self._path):
-            return self._reader.read(size)
-
-    def read1(self, size: int = -1) -> bytes:
-        return self.read(size)
-
-    def readable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        self._reader.close()
-        super().close()
+    except NotFound as err:
+        raise FileNotFoundError(f"{path}: not found ({err.message})") from None
 
 
 def detect_compression(path: str) -> str:

@@ -111,8 +111,7 @@ class _RoutingFn(beam.DoFn):
 
     def _split_value(self, element) -> tuple[list, list[Routed]]:
         try:
-            outputs = self._fn.process(element)
-            outputs = list(outputs) if outputs is not None else ()
+            outputs = list(self._fn.process(element) or ())
         except Exception as err:
             count(self._job, f"dead_letter_{self._stage}")
             return [], [Routed(DEAD_LETTER, unhandled(self._job, self._stage, element, err))]

@@ -24,8 +24,10 @@ from cadenza.runtime.storage import exists, list_folder, read_provenance
 LISTING_AFTER = 8
 
 
-def _folder(path: str) -> str:
-    return path.rsplit("/", 1)[0] if "/" in path else "."
+def _split(path: str) -> tuple[str, str]:
+    """(folder, name) of a path, the folder as `list_folder` takes it."""
+    folder, slash, name = path.rpartition("/")
+    return (folder, name) if slash else (".", path)
 
 
 class BundleExistence:
@@ -38,15 +40,15 @@ class BundleExistence:
         self.lookups = self.listings = 0
 
     def exists(self, path: str) -> bool:
-        folder = _folder(path)
+        folder, name = _split(path)
         listed = self._listed.get(folder)
         if listed is not None:
-            return path in listed
+            return name in listed
         self._asked[folder] = self._asked.get(folder, 0) + 1
         if folder not in self._listed and self._asked[folder] > self._after:
             self._listed[folder] = listed = self._list(folder)
             if listed is not None:
-                return path in listed
+                return name in listed
         self.lookups += 1
         return exists(path)
 
