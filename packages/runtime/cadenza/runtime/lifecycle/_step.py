@@ -210,10 +210,6 @@ class _FusedFn(beam.DoFn):
     def process(self, element):
         current = [element]
         for fn in self._fns:
-            if len(current) == 1:  # the usual case: one element, one main output
-                current, others = fn.split(current[0])
-                yield from others
-                continue
             following = []
             for item in current:
                 main, others = fn.split(item)
