@@ -46,13 +46,17 @@ def test_a_few_checks_stay_single_lookups_and_folders_are_counted_apart(tmp_path
     assert checks.listings == 1
 
 
-def test_relative_and_bare_paths_get_the_same_answers_from_the_listing(tmp_path, monkeypatch):
+def test_relative_bare_and_doubled_slash_paths_get_the_same_answers_from_the_listing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "out").mkdir()
     for i in range(0, 20, 3):
         (tmp_path / "out" / f"e{i:02d}.json").write_text("{}")
         (tmp_path / f"e{i:02d}.json").write_text("{}")
-    for paths in ([f"out/e{i:02d}.json" for i in range(20)], [f"e{i:02d}.json" for i in range(20)]):
+    for paths in (
+        [f"out/e{i:02d}.json" for i in range(20)],
+        [f"e{i:02d}.json" for i in range(20)],
+        [f"{tmp_path}/out//e{i:02d}.json" for i in range(20)],
+    ):
         checks = BundleExistence()
         assert ask_all(checks, paths) == [i % 3 == 0 for i in range(20)]
         assert checks.listings == 1
