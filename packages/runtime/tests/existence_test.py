@@ -46,7 +46,7 @@ def test_a_few_checks_stay_single_lookups_and_folders_are_counted_apart(tmp_path
     assert checks.listings == 1
 
 
-def test_relative_bare_and_doubled_slash_paths_get_the_same_answers_from_the_listing(tmp_path, monkeypatch):
+def test_relative_bare_and_double_slash_paths_are_answered_by_the_listing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "out").mkdir()
     for i in range(0, 20, 3):
