@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import logging
 import os
 import pathlib
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, BinaryIO
 
 import attrs
@@ -54,7 +55,7 @@ class InputHandle:
 
     name: str
     path: str
-    # the digest of what read_bytes() returned, for the outputs' provenance
+    # the digest of what the logic read in full, for the outputs' provenance
     _read: dict = attrs.field(factory=dict, init=False, eq=False, repr=False)
 
     def exists(self) -> bool:
@@ -62,18 +63,23 @@ class InputHandle:
 
     def read_bytes(self) -> bytes:
         data = storage.read_bytes(self.path)
-        self._read["digest"] = "sha256:" + hashlib.sha256(data).hexdigest()
+        self._keep_digest("sha256:" + hashlib.sha256(data).hexdigest())
         return data
 
     @property
     def read_digest(self) -> str | None:
-        """sha256 of the bytes `read_bytes()` last returned (None if it was not called):
-        the provenance then records what the logic read, without reading it again."""
+        """sha256 of the input as the logic last read it in full (`read_bytes()`, an
+        `open()` stream read front to back without seeking, or `local_path()`'s copy of a
+        remote file); None otherwise. The provenance then records what the logic read,
+        and the input is not fetched a second time for it."""
         return self._read.get("digest")
+
+    def _keep_digest(self, digest: str) -> None:
+        self._read["digest"] = digest
 
     def open(self) -> BinaryIO:
         """A binary stream; close it (or use `with`)."""
-        return storage.open_for_reading(self.path)
+        return _DigestingReader(storage.open_for_reading(self.path), self._keep_digest)
 
     @contextlib.contextmanager
     def local_path(self) -> Iterator[pathlib.Path]:
@@ -84,9 +90,53 @@ class InputHandle:
         suffix = os.path.splitext(self.path)[1]
         with tempfile.TemporaryDirectory(prefix="cadenza-input-") as scratch:
             local = pathlib.Path(scratch) / f"{self.name}{suffix}"
-            with storage.open_for_reading(self.path) as src, open(local, "wb") as dst:
+            with self.open() as src, open(local, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
             yield local
+
+
+class _DigestingReader(io.BufferedIOBase):
+    """A read-only stream that hashes what passes through it. Read front to back to its
+    end without seeking, it hands `sha256:<hex>` of the whole content to `on_digest`;
+    after a seek elsewhere it only passes reads through."""
+
+    def __init__(self, stream: BinaryIO, on_digest: Callable[[str], None]):
+        self._stream, self._on_digest = stream, on_digest
+        self._sha = hashlib.sha256()  # None once done, or after a seek elsewhere
+
+    def read(self, size: int | None = -1) -> bytes:
+        size = -1 if size is None else size
+        data = self._stream.read(size)
+        if self._sha is not None:
+            self._sha.update(data)
+            if size < 0 or (size > 0 and not data):  # read to the end
+                self._on_digest("sha256:" + self._sha.hexdigest())
+                self._sha = None
+        return data
+
+    def read1(self, size: int = -1) -> bytes:
+        return self.read(size)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        before = self._stream.tell() if self._sha is not None else None
+        position = self._stream.seek(offset, whence)
+        if position != before:
+            self._sha = None
+        return position
+
+    def tell(self) -> int:
+        return self._stream.tell()
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return self._stream.seekable()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stream.close()
+        super().close()
 
 
 class JobMetrics:

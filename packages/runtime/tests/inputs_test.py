@@ -1,0 +1,88 @@
+"""Input handles: what the logic reads, and the digest the outputs' provenance records
+of it, taken as the logic reads so that the input is not fetched a second time."""
+
+import hashlib
+import io
+
+import pytest
+from google.cloud import storage
+from jobs_for_tests import gcs_config_text, put_gcs_input
+
+from cadenza.core import parse_job_config
+from cadenza.runtime import JobLogic, Result
+from cadenza.runtime.api import InputHandle
+from cadenza.runtime.batch import run_batch
+from cadenza.runtime.storage import read_provenance
+
+CONTENT = bytes(range(256)) * 400
+
+
+def sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def local_input(tmp_path) -> InputHandle:
+    path = tmp_path / "x.bin"
+    path.write_bytes(CONTENT)
+    return InputHandle("audio", str(path))
+
+
+def test_a_stream_read_to_its_end_gives_the_digest(local_input):
+    with local_input.open() as stream:
+        assert stream.read(0) == b"" and local_input.read_digest is None  # not the end
+        assert stream.read(1000) + stream.read() == CONTENT
+    assert local_input.read_digest == sha(CONTENT)
+
+
+def test_a_stream_read_in_chunks_gives_the_digest_at_its_end(local_input):
+    with local_input.open() as stream:
+        stream.seek(0)  # a seek to where it already is changes nothing
+        chunks = iter(lambda: stream.read(4096), b"")
+        assert b"".join(chunks) == CONTENT
+    assert local_input.read_digest == sha(CONTENT)
+
+
+def test_a_partial_or_seeking_read_gives_no_digest(local_input):
+    with local_input.open() as stream:
+        stream.read(100)
+    assert local_input.read_digest is None
+    with local_input.open() as stream:
+        stream.seek(-10, io.SEEK_END)
+        stream.seek(0)
+        assert stream.read() == CONTENT  # read in full, but not front to back
+    assert local_input.read_digest is None
+
+
+@pytest.mark.usefixtures("emulators")
+def test_remote_inputs_streamed_or_copied_give_the_digest(gcs_bucket):
+    storage.Client().bucket(gcs_bucket).blob("in/x.bin").upload_from_string(CONTENT)
+    streamed = InputHandle("audio", f"gs://{gcs_bucket}/in/x.bin")
+    with streamed.open() as stream:
+        assert stream.read() == CONTENT
+    assert streamed.read_digest == sha(CONTENT)
+    copied = InputHandle("audio", f"gs://{gcs_bucket}/in/x.bin")
+    with copied.local_path() as path:
+        assert path.read_bytes() == CONTENT
+    assert copied.read_digest == sha(CONTENT)
+
+
+class ReadOnceThenDelete(JobLogic):
+    """Streams its input, then deletes it: the write must not need to read it again."""
+
+    def process(self, ctx):
+        with ctx.inputs["audio"].open() as stream:
+            data = stream.read()
+        bucket, name = ctx.inputs["audio"].path[5:].split("/", 1)
+        storage.Client().bucket(bucket).blob(name).delete()
+        return Result(outputs={"report": {"bytes": len(data)}, "copy": data})
+
+
+@pytest.mark.usefixtures("emulators")
+def test_the_provenance_digest_is_taken_from_the_logics_own_read(gcs_bucket, tmp_path):
+    put_gcs_input(gcs_bucket, "t1", "hello")
+    config = parse_job_config(gcs_config_text(gcs_bucket, "streams"), env={})
+    run = run_batch(config, ReadOnceThenDelete(), elements=["t1"], runs_root=str(tmp_path))
+    assert run.counts() == {"processed": 1}
+    provenance = read_provenance(f"gs://{gcs_bucket}/out/t1.json")
+    assert provenance["inputs"]["audio"] == sha(b"hello")
