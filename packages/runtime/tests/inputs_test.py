@@ -3,6 +3,7 @@ of it, taken as the logic reads so that the input is not fetched a second time."
 
 import hashlib
 import io
+import os
 
 import pytest
 from google.cloud import storage
@@ -52,6 +53,16 @@ def test_a_partial_or_seeking_read_gives_no_digest(local_input):
         stream.seek(0)
         assert stream.read() == CONTENT  # read in full, but not front to back
     assert local_input.read_digest is None
+
+
+def test_a_local_stream_keeps_its_name_and_descriptor_but_reads_through_it_are_not_hashed(
+    local_input,
+):
+    with local_input.open() as stream:
+        assert stream.name == local_input.path
+        assert os.read(stream.fileno(), len(CONTENT)) == CONTENT
+        assert stream.read(10) == b""
+    assert local_input.read_digest is None  # the writer hashes the file itself
 
 
 @pytest.mark.usefixtures("emulators")

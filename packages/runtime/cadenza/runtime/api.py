@@ -98,7 +98,8 @@ class InputHandle:
 class _DigestingReader(io.BufferedIOBase):
     """A read-only stream that hashes what passes through it. Read front to back to its
     end without seeking, it hands `sha256:<hex>` of the whole content to `on_digest`;
-    after a seek elsewhere it only passes reads through."""
+    after a seek elsewhere, or once its descriptor is taken, it only passes reads
+    through."""
 
     def __init__(self, stream: BinaryIO, on_digest: Callable[[str], None]):
         self._stream, self._on_digest = stream, on_digest
@@ -132,6 +133,17 @@ class _DigestingReader(io.BufferedIOBase):
 
     def seekable(self) -> bool:
         return self._stream.seekable()
+
+    def fileno(self) -> int:
+        """The file's descriptor (local files): reads through it are not hashed, so the
+        digest is left to the writer."""
+        descriptor = self._stream.fileno()
+        self._sha = None
+        return descriptor
+
+    @property
+    def name(self):
+        return self._stream.name
 
     def close(self) -> None:
         if not self.closed:
