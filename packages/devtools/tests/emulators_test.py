@@ -3,6 +3,7 @@
 import json
 import pathlib
 import socket
+import urllib.request
 
 import google.auth
 import pytest
@@ -74,6 +75,19 @@ def test_a_server_that_cannot_start_reports_its_log(tmp_path):
             server.start()
     assert "address already in use" in str(err.value)
     assert not server.running
+
+
+def test_a_picked_port_taken_before_the_server_binds_it_is_picked_again(tmp_path):
+    server = StorageEmulator(tmp_path)  # picks a free port
+    picked = server.port
+    with socket.socket() as taken:  # another process gets there first
+        taken.bind(("127.0.0.1", picked))
+        taken.listen()
+        with server:
+            assert server.running and server.port != picked
+            with urllib.request.urlopen(f"{server.url}/storage/v1/b", timeout=10) as response:
+                assert response.status == 200
+    assert "address already in use" in server.log_path.read_text()
 
 
 def test_fake_credentials_are_valid_without_a_refresh(tmp_path, monkeypatch):

@@ -40,6 +40,7 @@ PUBSUB_EMULATOR = pathlib.Path(
     "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator"
 )
 DEFAULT_PROJECT = "cadenza-local"
+PORT_ATTEMPTS = 3
 READY_TIMEOUT_S = 90.0
 FAKE_CREDENTIALS = {
     "type": "authorized_user",
@@ -102,6 +103,7 @@ class LocalServer(abc.ABC):
     def __init__(self, state_dir: pathlib.Path, port: int | None):
         self.state_dir = pathlib.Path(state_dir)
         self.port = port or free_port()
+        self._port_picked = not port  # picked here: another may be picked if it is taken
         self._process: subprocess.Popen | None = None
 
     @property
@@ -128,21 +130,33 @@ class LocalServer(abc.ABC):
         return dict(os.environ)
 
     def start(self):
-        """Starts the server and waits until it answers; raises EmulatorError if not."""
+        """Starts the server and waits until it answers; raises EmulatorError if not.
+
+        A port picked here can be taken by another process before the server binds it;
+        the server is then started again on a newly picked port (up to PORT_ATTEMPTS).
+        """
         if self.running:
             return self
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self._process = subprocess.Popen(
-                self._command(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self._process_env(),
-                start_new_session=True,  # its own process group: stop() ends its children too
-            )
-        self._wait_until_ready()
-        return self
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            with open(self.log_path, "ab") as log:
+                self._process = subprocess.Popen(
+                    self._command(),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=self._process_env(),
+                    start_new_session=True,  # its own process group: stop() ends its children
+                )
+            try:
+                self._wait_until_ready()
+                return self
+            except EmulatorError as err:
+                taken = "address already in use" in str(err).lower()
+                if not (taken and self._port_picked and attempt < PORT_ATTEMPTS):
+                    raise
+                self.port = free_port()
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
