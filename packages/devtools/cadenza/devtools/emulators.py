@@ -56,6 +56,14 @@ class EmulatorError(RuntimeError):
     """An emulator is missing, failed to start, or did not become ready."""
 
 
+def log_tail(path: pathlib.Path, lines: int = 20) -> str:
+    """The last `lines` lines of a server's log, for an error message."""
+    try:
+        return "\n".join(pathlib.Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -167,7 +175,7 @@ class LocalServer(abc.ABC):
                 self._process = None
                 raise EmulatorError(
                     f"{self.name} exited with status {code} while starting on port "
-                    f"{self.port}; its log ({self.log_path}) ends:\n{self._log_tail()}"
+                    f"{self.port}; its log ({self.log_path}) ends:\n{log_tail(self.log_path)}"
                 )
             try:
                 with urllib.request.urlopen(url, timeout=2) as response:
@@ -179,14 +187,8 @@ class LocalServer(abc.ABC):
         self.stop()
         raise EmulatorError(
             f"{self.name} did not answer {url} within {READY_TIMEOUT_S:.0f} s; "
-            f"its log ({self.log_path}) ends:\n{self._log_tail()}"
+            f"its log ({self.log_path}) ends:\n{log_tail(self.log_path)}"
         )
-
-    def _log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
 
     def stop(self) -> None:
         """Stops the server and every process it started (SIGTERM, then SIGKILL)."""
@@ -418,6 +420,7 @@ __all__ = [
     "create_topic",
     "fake_gcs_server_binary",
     "free_port",
+    "log_tail",
     "restore_env",
     "write_fake_credentials",
 ]
