@@ -185,6 +185,11 @@ class PubSubForTests:
         self._topics.append(path)
         return path
 
+    def delete_topic(self, path: str) -> None:
+        """Deletes a topic made by `topic()` (a topic that goes away under a job)."""
+        self.publisher.delete_topic(topic=path)
+        self._topics.remove(path)
+
     def subscription(self, name: str, topic: str, ack_deadline_s: int = 10) -> str:
         path = self.subscriber.subscription_path(self.project, name)
         self.subscriber.create_subscription(

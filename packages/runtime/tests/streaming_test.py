@@ -6,8 +6,10 @@ The job runs in this process; its logic counts its calls per element (CALLS).
 
 import base64
 import collections
+import hashlib
 import json
 
+import attrs
 import pytest
 from google.cloud import storage
 from jobs_for_tests import CALLS, Counting, gcs_config_text, put_gcs_input
@@ -16,20 +18,22 @@ from cadenza.core import Message, decode, encode, parse_job_config
 from cadenza.runtime.storage import read_provenance, write_atomically, write_provenance
 from cadenza.runtime.streaming import StreamingSetupError, run_streaming
 from cadenza.runtime.streaming.receipts import Receipt
+from cadenza.runtime.streaming.settle import SETTLE_ATTEMPTS
 from cadenza_fixtures import wait_for
 
 
 class Job:
     """A job with its own input subscription, output topic and watchers, in one bucket."""
 
-    def __init__(self, pubsub, bucket, tmp_path, extra: str = "", dead_letter_topic=False):
+    def __init__(
+        self, pubsub, bucket, tmp_path, extra: str = "", dead_letter_topic=False, events=""
+    ):
         self.pubsub, self.bucket, self.tmp_path = pubsub, bucket, tmp_path
         self.name = pubsub.unique("describe")
         self.input_topic = pubsub.topic(pubsub.unique("in"))
         self.subscription = pubsub.subscription(pubsub.unique("in"), self.input_topic)
-        self.watch = pubsub.subscription(
-            pubsub.unique("watch"), pubsub.topic(f"cadenza-{self.name}-out")
-        )
+        self.output_topic = pubsub.topic(f"cadenza-{self.name}-out")
+        self.watch = pubsub.subscription(pubsub.unique("watch"), self.output_topic)
         dead = f"location: gs://{bucket}/dead"
         if dead_letter_topic:
             topic = pubsub.topic(pubsub.unique("dead"))
@@ -38,16 +42,16 @@ class Job:
         text = gcs_config_text(
             bucket,
             self.name,
-            f"events: {{inputs: [{{type: pubsub, subscription: {self.subscription}}}]}}\n"
+            f"events: {{inputs: [{{type: pubsub, subscription: {self.subscription}}}]{events}}}\n"
             f"dead_letter: {{{dead}}}\n{extra}",
         )
         self.config = parse_job_config(text, env={})
         self.events: list[Message] = []
         self.ids: dict[str, str] = {}  # element -> message_id of what we published
 
-    def start(self, **kwargs):
+    def start(self, logic=None, **kwargs):
         return run_streaming(
-            self.config, Counting(), runs_root=str(self.tmp_path / "runs"), **kwargs
+            self.config, logic or Counting(), runs_root=str(self.tmp_path / "runs"), **kwargs
         )
 
     def send(self, element: str) -> str:
@@ -314,3 +318,82 @@ def test_the_logic_is_set_up_once_before_the_first_message(job, gcs_bucket, tmp_
     run.stop()
     assert LIFECYCLE_EVENTS == ["setup", "teardown"]
     assert {e: CALLS[e] for e in ("s1", "s2", "s3")} == {"s1": 1, "s2": 1, "s3": 1}
+
+
+def test_a_message_whose_event_cannot_go_out_is_dead_lettered_after_its_attempts(
+    job, pubsub, gcs_bucket
+):
+    """Two output topics, one gone after the start: the event goes to the other once,
+    the message comes back with a backoff, then is dead-lettered (stage settle)."""
+    extra = pubsub.topic(pubsub.unique("extra"))
+    j = job(events=f", outputs: [{{type: pubsub, topic: {extra}}}]")
+    put_gcs_input(gcs_bucket, "e1")
+    run = j.start()
+    pubsub.delete_topic(extra)  # deleted, or its permissions changed, under the job
+    j.send("e1")
+    wait_for(lambda: "e1" in j.dead_letters(), "the dead letter of e1")
+    run.stop()
+    j.events += [decode(m.data) for m in pubsub.drain(j.watch)]
+
+    assert j.event_counts() == {"e1": 1}, "the topic that worked got the event once"
+    record = j.dead_letters()["e1"]
+    assert record["stage"] == "settle"
+    assert record["reason"].startswith(
+        f"not settled after {SETTLE_ATTEMPTS} attempts (publishing its event): "
+        f"RuntimeError: publishing failed on {extra}: NotFound"
+    )
+    assert decode(base64.b64decode(record["received"]["data"])).element == "e1"
+    assert run.settled() == {"dead_letter_settle": 1, "given_back": SETTLE_ATTEMPTS - 1}
+    assert CALLS["e1"] == 1
+    assert not pubsub.pull(j.subscription), "acked once dead-lettered"
+
+
+def test_a_dead_letter_too_large_for_its_topic_goes_there_without_the_message(job, pubsub):
+    j = job(dead_letter_topic=True)
+    big = b"\xff" * 4_000_000  # undecodable; its record would carry it twice, in base64
+    pubsub.publish(j.input_topic, big)
+    run = j.start()
+    got = wait_for(lambda: pubsub.pull(j.dead_watch), "the record on the dead-letter topic")
+    run.stop()
+
+    record = json.loads(got[0].data)
+    assert record["stage"] == "decode" and record["message"] == ""
+    assert record["received"]["data"] == ""
+    digest = hashlib.sha256(big).hexdigest()
+    assert f"the message's 4000000 bytes (sha256:{digest}) are left out" in record["reason"]
+    (full,) = j.dead_letters().values()  # the folder's record has them
+    assert base64.b64decode(full["received"]["data"]) == big
+    assert run.settled() == {"dead_letter": 1}
+
+
+class WithPayload(Counting):
+    """Counting, returning a payload for the children."""
+
+    def process(self, ctx):
+        return attrs.evolve(super().process(ctx), payload=f"for {ctx.element}".encode())
+
+
+def test_a_redelivery_after_the_write_sends_the_payload_the_logic_returned(job, pubsub, gcs_bucket):
+    """The output topic is gone while the message is written: it goes back; the job
+    stops and, once the topic is back, a restart publishes the event, with the payload
+    the logic returned the first time (kept in the outputs' provenance)."""
+    j = job()
+    put_gcs_input(gcs_bucket, "e1")
+    run = j.start(logic=WithPayload())
+    pubsub.delete_topic(j.output_topic)
+    j.send("e1")
+    wait_for(lambda: run.settled().get("given_back"), "the first failed publish")
+    run.stop()
+    provenance = read_provenance(f"gs://{gcs_bucket}/out/e1.json")
+    assert base64.b64decode(provenance["payload"]) == b"for e1"
+
+    j.output_topic = pubsub.topic(f"cadenza-{j.name}-out")
+    watch = pubsub.subscription(pubsub.unique("watch-again"), j.output_topic)
+    run = j.start(logic=WithPayload())
+    got = wait_for(lambda: pubsub.pull(watch), "the event after the restart")
+    run.stop()
+
+    (event,) = [decode(m.data) for m in got]
+    assert event.element == "e1" and event.payload == b"for e1"
+    assert [e.outcome.value for e in event.audit_log] == ["processed"]
+    assert CALLS["e1"] == 1, "the work was not done again"

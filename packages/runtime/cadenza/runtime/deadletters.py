@@ -8,13 +8,18 @@ record as JSON with the attributes `cadenza_job`, `cadenza_stage` and
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import threading
+
+import attrs
 
 from cadenza.core import JobConfig
 from cadenza.runtime.lifecycle.records import DeadLetter
 from cadenza.runtime.storage import write_atomically
 
 PUBLISH_TIMEOUT_S = 60.0
+TOPIC_RECORD_LIMIT = 9_000_000  # bytes of JSON: under Pub/Sub's 10 MB, attributes aside
 
 
 def dead_letter_folder(config: JobConfig, default_root: str) -> str:
@@ -29,11 +34,32 @@ def write_dead_letter(folder: str, name: str, record: DeadLetter) -> str:
     return path
 
 
+def fit_for_topic(record: DeadLetter, limit: int = TOPIC_RECORD_LIMIT) -> bytes:
+    """The record as JSON for a topic. A record over `limit` bytes (Pub/Sub takes at
+    most 10 MB a message) goes without the message's bytes, its reason saying so."""
+    data = record.to_json().encode()
+    if len(data) <= limit:
+        return data
+    received_data = (record.received or {}).get("data")
+    body = base64.b64decode(received_data) if received_data else record.message
+    note = (
+        f" [the message's {len(body)} bytes (sha256:{hashlib.sha256(body).hexdigest()}) "
+        f"are left out: the record would be over Pub/Sub's size limit]"
+    )
+    received = {**record.received, "data": ""} if record.received else None
+    return (
+        attrs.evolve(record, message=b"", received=received, reason=record.reason + note)
+        .to_json()
+        .encode()
+    )
+
+
 def publish_dead_letter(publisher, topic: str, record: DeadLetter) -> str:
-    """Publishes the record to `topic` and waits until Pub/Sub has it; returns its id."""
+    """Publishes the record to `topic` (see `fit_for_topic`) and waits until Pub/Sub has
+    it; returns its id."""
     future = publisher.publish(
         topic,
-        record.to_json().encode(),
+        fit_for_topic(record),
         cadenza_job=record.job,
         cadenza_stage=record.stage,
         cadenza_element=record.element or "",

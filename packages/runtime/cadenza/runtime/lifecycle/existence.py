@@ -3,7 +3,8 @@
 
 Outputs written by this very message (their provenance names its id: an earlier
 delivery wrote them, then the job stopped before acknowledging) are its own work: it
-is audited `processed`, as the first delivery would have been, not `skipped`.
+is audited `processed`, as the first delivery would have been, not `skipped`, and
+carries the payload the logic returned then (kept in the provenance).
 
 Checks work on local paths, gs:// and any Beam filesystem (cadenza.runtime.storage) and
 are batched per bundle by `BundleExistence`: the first LISTING_AFTER checks in a folder are
@@ -13,7 +14,10 @@ the rest of the bundle. No element waits for others: each is answered when it co
 
 from __future__ import annotations
 
+import base64
+
 import apache_beam as beam
+import attrs
 
 from cadenza.core import JobConfig, Outcome
 from cadenza.runtime.lifecycle._step import Step, count
@@ -80,13 +84,14 @@ def outputs_done(config: JobConfig, element: str, exists=_single) -> bool:
     return True
 
 
-def written_by(config: JobConfig, message) -> bool:
-    """True when the first checked output's provenance names this message's id."""
+def own_provenance(config: JobConfig, message) -> dict | None:
+    """The first checked output's provenance when it names this message's id (an
+    earlier delivery of it wrote the outputs), else None."""
     checked = [loc for loc in config.data.outputs if not loc.skip_existence_check]
     if not checked or not message.message_id:
-        return False
+        return None
     provenance = read_provenance(checked[0].path_for(message.element)) or {}
-    return provenance.get("message_id") == message.message_id
+    return provenance if provenance.get("message_id") == message.message_id else None
 
 
 def missing_inputs(config: JobConfig, element: str, exists=_single) -> list[str]:
@@ -124,7 +129,8 @@ class _SkipExistingFn(_BundleChecksFn):
         if message.force or not outputs_done(self._config, message.element, self.exists):
             yield message
             return
-        if written_by(self._config, message):
+        own = own_provenance(self._config, message)
+        if own is not None:
             count(self._config.job_name, "processed_before_redelivery")
             outcome = Outcome.PROCESSED
         else:
@@ -133,6 +139,8 @@ class _SkipExistingFn(_BundleChecksFn):
         audited = message.with_audit(
             self._config.job_name, outcome, job_version=self._config.version
         )
+        if own is not None and "payload" in own:  # the payload the logic returned then
+            audited = attrs.evolve(audited, payload=base64.b64decode(own["payload"]))
         yield beam.pvalue.TaggedOutput(PUBLISH, audited)
 
 

@@ -17,6 +17,7 @@ output.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import os
@@ -49,8 +50,11 @@ def content_bytes(name: str, content) -> bytes:
     )
 
 
-def provenance(config: JobConfig, message, input_digests: dict) -> dict:
-    return {
+def provenance(config: JobConfig, message, input_digests: dict, payload=None) -> dict:
+    """What an output records of how it was made. `payload`, the one the logic returned
+    for the message's children, is kept too (base64), so that a redelivery after a
+    crash between the write and the publish sends the children the same message."""
+    record = {
         "job": config.job_name,
         "job_version": config.version,
         "element": message.element,
@@ -60,6 +64,9 @@ def provenance(config: JobConfig, message, input_digests: dict) -> dict:
         "image_digest": os.environ.get("CADENZA_IMAGE_DIGEST"),
         "written_at": dt.datetime.now(dt.UTC).isoformat(),
     }
+    if payload is not None:
+        record["payload"] = base64.b64encode(payload).decode()
+    return record
 
 
 class _WriteFn(beam.DoFn):
@@ -93,7 +100,7 @@ class _WriteFn(beam.DoFn):
                 for loc in config.data.inputs
                 if not loc.skip_existence_check
             }
-            record = provenance(config, message, inputs)
+            record = provenance(config, message, inputs, result.payload)
             replace = message.force or config.reprocess_on_version_change
             for loc in config.data.outputs:
                 if loc.name in result.outputs:

@@ -5,7 +5,8 @@ deadline. `Leases` holds the ack ids of the messages in work on one subscription
 a background thread extends their deadlines every `renew_every_s` by `lease_s`, so a
 message that takes longer than the subscription's ack deadline is not redelivered
 while it is being processed. When its outcome is durable the runtime calls `ack`;
-when it cannot be settled, `nack` (deadline 0: Pub/Sub redelivers it soon). If the
+when it cannot be settled, `give_back` (redelivered after a backoff), and on a stop,
+`nack` (deadline 0: Pub/Sub redelivers it soon). If the
 process dies, the renewals stop and Pub/Sub redelivers the message within `lease_s`.
 
 One `Leases` per subscription per process: `leases_for(subscription)`.
@@ -78,6 +79,15 @@ class Leases:
                 ack_ids=ack_ids[start : start + _CHUNK],
                 ack_deadline_seconds=0,
             )
+
+    def give_back(self, ack_id: str, after_s: int) -> None:
+        """Gives a message back to be redelivered in about `after_s` seconds (0-600):
+        a backoff for a message that failed to settle."""
+        with self._lock:
+            self._held.discard(ack_id)
+        self._client.modify_ack_deadline(
+            subscription=self.subscription, ack_ids=[ack_id], ack_deadline_seconds=after_s
+        )
 
     def renew(self) -> None:
         """Extends the deadline of every message in work by `lease_s`."""

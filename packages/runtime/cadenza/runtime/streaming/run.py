@@ -216,6 +216,7 @@ def run_streaming(
         dead_letter_folder=dead_letter_folder(config, state) if location_given else None,
         dead_letter_topic=dead_letter_topic(config, project),
         parent_topics=parent_topics(config, project) if from_upstream else (),
+        fallback_dead_letter_folder=dead_letter_folder(config, state),
     )
     subscriptions = [s.subscription for s in job_sources]
     topics = [

@@ -11,8 +11,13 @@ Every pulled message ends here exactly once per delivery, with its outcome:
 - `request`: its input is missing and it is bottom-up: the request is published to
   each parent's input topic (lifecycle/bottom_up.py); then acked.
 
-If any of that fails, the message is nacked and Pub/Sub redelivers it: a message is
-acked only once its outcome is durable, and never dropped.
+If any of that fails, the message is given back and Pub/Sub redelivers it after a
+backoff (1, 2, 4... s, at most GIVE_BACK_MAX_S): a message is acked only once its
+outcome is durable, and never dropped. A message that fails to settle SETTLE_ATTEMPTS
+times in this process (a topic that is gone, a record Pub/Sub refuses) is
+dead-lettered instead, at stage `settle`, with the error and its earlier outcome, into
+the dead-letter folder (the job's state folder when the config names only a topic),
+and acked; if even that fails, it keeps coming back.
 
 Exactly once, across crashes and redeliveries: outputs are created with a
 does-not-exist precondition (storage.py), so a redelivered message never writes a
@@ -20,16 +25,20 @@ second object (and a message whose outputs exist skips its work). Events: before
 publishing, the settle step looks for the message's ledger entry
 (`<ledger>/<receipt key>.event.json`, written create-only after the publish was
 confirmed); if it is there the event went out already and the message is only acked.
-So an event is published again only if the process died in the few milliseconds
-between Pub/Sub confirming the publish and the ledger write; that event then carries
-the same `cadenza_message_id` attribute (derived from the input message), which
-children can use to drop it.
+With several output topics, each confirmed topic also gets its own entry
+(`<key>.event.<topic digest>.json`), so a retry after one topic failed publishes only
+to the topics not yet confirmed. So an event is published again only if the process
+died between Pub/Sub confirming the publish and the ledger write, or a publish Pub/Sub
+took was reported as failed (a timeout); that event then carries the same
+`cadenza_message_id` attribute (derived from the input message), which children can
+use to drop it.
 """
 
 from __future__ import annotations
 
 import collections
 import datetime as dt
+import hashlib
 import json
 import logging
 import threading
@@ -55,6 +64,9 @@ from cadenza.runtime.streaming.receipts import Receipt
 
 LOGGER = logging.getLogger("cadenza.streaming")
 
+SETTLE_ATTEMPTS = 5  # failures to settle one message (in this process) before it is dead-lettered
+GIVE_BACK_MAX_S = 60  # the longest backoff before a message that failed to settle returns
+
 # Settled messages per (job, outcome) in this process. Beam's counters are kept too,
 # but the bundle-based DirectRunner reports only each step's first bundle of them.
 _tally: collections.Counter = collections.Counter()
@@ -71,6 +83,38 @@ def tally(job: str) -> dict[str, int]:
     """{outcome: messages} settled (or given back) by `job` in this process."""
     with _tally_lock:
         return dict(sorted((what, n) for (j, what), n in _tally.items() if j == job))
+
+
+class _Failures:
+    """How many times each message (by receipt key) failed to settle in this process;
+    the oldest are forgotten past `limit` (messages another process settled)."""
+
+    def __init__(self, limit: int = 10_000):
+        self._counts: collections.OrderedDict[str, int] = collections.OrderedDict()
+        self._limit, self._lock = limit, threading.Lock()
+
+    def add(self, key: str) -> int:
+        with self._lock:
+            self._counts[key] = self._counts.pop(key, 0) + 1
+            while len(self._counts) > self._limit:
+                self._counts.popitem(last=False)
+            return self._counts[key]
+
+    def get(self, key: str) -> int:
+        with self._lock:
+            return self._counts.get(key, 0)
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._counts.pop(key, None)
+
+
+_failures = _Failures()
+
+
+def give_back_after_s(failures: int) -> int:
+    """The backoff before a message that failed to settle `failures` times returns."""
+    return min(2 ** max(failures - 1, 0), GIVE_BACK_MAX_S)
 
 
 @attrs.frozen
@@ -100,6 +144,13 @@ class Destinations:
     dead_letter_folder: str | None
     dead_letter_topic: str | None
     parent_topics: tuple[tuple[str, str], ...] = ()  # (parent, its input topic)
+    # where a message that cannot be settled is dead-lettered when the config names
+    # only a dead-letter topic (the job's state folder)
+    fallback_dead_letter_folder: str | None = None
+
+
+_DOING = {PUBLISH: "publishing its event", DEAD_LETTER: "dead-lettering it"}
+_DOING[REQUEST] = "asking its parents for its input"
 
 
 class _SettleFn(beam.DoFn):
@@ -110,29 +161,75 @@ class _SettleFn(beam.DoFn):
         receipt = item.receipt
         leases = leases_for(receipt.subscription)
         try:
-            if item.kind == PUBLISH:
-                self._publish_once(receipt, item.value)
-            elif item.kind == DEAD_LETTER:
-                self._dead_letter(receipt, item.value)
-            elif item.kind == REQUEST:
-                self._request_once(receipt, item.value)
+            outcome = self._settle_or_give_up(item)
             leases.ack(receipt.ack_id)
         except Exception as err:
-            _note(self._to.job, "given_back")
-            LOGGER.warning(
-                "%s: message %s not settled, given back for redelivery: %s: %s",
-                self._to.job,
-                receipt.message_id,
-                type(err).__name__,
-                err,
-            )
-            try:
-                leases.nack([receipt.ack_id])
-            except Exception:  # its lease runs out and Pub/Sub redelivers it anyway
-                LOGGER.warning("%s: nack of %s failed", self._to.job, receipt.message_id)
+            self._give_back(leases, receipt, err)
             return
-        _note(self._to.job, item.kind)
+        _failures.forget(receipt.key)
+        _note(self._to.job, outcome)
         yield receipt.message_id
+
+    def _settle_or_give_up(self, item: Settlement) -> str:
+        """Settles the message; returns its outcome. The SETTLE_ATTEMPTS-th failure
+        dead-letters it instead (`dead_letter_settle`)."""
+        try:
+            if item.kind == PUBLISH:
+                child = message_for_children(self._to.job, item.value)
+                self._publish_once(item.receipt, "event", child, self._to.topics)
+            elif item.kind == DEAD_LETTER:
+                self._dead_letter(item.receipt, item.value)
+            elif item.kind == REQUEST:
+                self._request_once(item.receipt, item.value)
+            return item.kind
+        except Exception as err:
+            failures = _failures.add(item.receipt.key)
+            if failures < SETTLE_ATTEMPTS:
+                raise
+            self._give_up(item, err, failures)
+            return "dead_letter_settle"
+
+    def _give_back(self, leases, receipt: Receipt, err: Exception) -> None:
+        after_s = give_back_after_s(_failures.get(receipt.key))
+        _note(self._to.job, "given_back")
+        LOGGER.warning(
+            "%s: message %s not settled, given back for redelivery in %d s: %s: %s",
+            self._to.job,
+            receipt.message_id,
+            after_s,
+            type(err).__name__,
+            err,
+        )
+        try:
+            leases.give_back(receipt.ack_id, after_s)
+        except Exception:  # its lease runs out and Pub/Sub redelivers it anyway
+            LOGGER.warning("%s: giving back %s failed", self._to.job, receipt.message_id)
+
+    def _give_up(self, item: Settlement, err: Exception, failures: int) -> None:
+        """Dead-letters a message that could not be settled, in a folder (a topic may be
+        what failed); raises if it cannot be written there either."""
+        folder = self._to.dead_letter_folder or self._to.fallback_dead_letter_folder
+        if folder is None:
+            raise err
+        job, value = self._to.job, item.value
+        reason = (
+            f"not settled after {failures} attempts ({_DOING.get(item.kind, item.kind)}): "
+            f"{type(err).__name__}: {err}"
+        )
+        if isinstance(value, DeadLetter):
+            reason += f"; dead-lettered at {value.stage} because: {value.reason}"
+            record = attrs.evolve(value, stage="settle", reason=reason)
+        else:
+            message = value.message if isinstance(value, ParentRequest) else value
+            record = DeadLetter.for_message(job, "settle", message, reason, err)
+        record = attrs.evolve(record, received=item.receipt.describe())
+        path = write_dead_letter(folder, item.receipt.key, record)
+        LOGGER.error("%s: message %s dead-lettered to %s: %s", job, record.element, path, reason)
+        if self._to.dead_letter_topic:  # best effort: the record is safe in the folder
+            try:
+                publish_dead_letter(shared_publisher(), self._to.dead_letter_topic, record)
+            except Exception as topic_err:
+                LOGGER.warning("%s: publishing %s failed: %s", job, path, topic_err)
 
     def _ledger_entry(self, receipt: Receipt, what: str) -> str:
         return f"{self._to.ledger.rstrip('/')}/{receipt.key}.{what}.json"
@@ -143,7 +240,9 @@ class _SettleFn(beam.DoFn):
         if FileSystems.exists(entry):
             _note(self._to.job, f"{what}_already_published")
             return
-        record = publish()
+        self._record(entry, receipt, publish())
+
+    def _record(self, entry: str, receipt: Receipt, record: dict) -> None:
         record.update(
             message_id=receipt.message_id,
             subscription=receipt.subscription,
@@ -151,10 +250,21 @@ class _SettleFn(beam.DoFn):
         )
         write_atomically(entry, json.dumps(record, sort_keys=True).encode(), overwrite=False)
 
-    def _send(self, message: Message, topics) -> dict:
-        """Publishes `message` to every topic and waits until Pub/Sub has them all."""
-        data = encode(message)
-        publisher = shared_publisher()
+    def _publish_once(self, receipt: Receipt, what: str, message: Message, topics) -> None:
+        """Publishes `message` to every topic the ledger has not confirmed it on, waits
+        until Pub/Sub has them, and records that (see the module docstring)."""
+        entry = self._ledger_entry(receipt, what)
+        if FileSystems.exists(entry):
+            _note(self._to.job, f"{what}_already_published")
+            return
+        per_topic = len(topics) > 1
+
+        def topic_entry(topic: str) -> str:
+            digest = hashlib.sha256(topic.encode()).hexdigest()[:16]
+            return self._ledger_entry(receipt, f"{what}.{digest}")
+
+        pending = [t for t in topics if not (per_topic and FileSystems.exists(topic_entry(t)))]
+        data, publisher = encode(message), shared_publisher()
         futures = {
             topic: publisher.publish(
                 topic,
@@ -163,14 +273,20 @@ class _SettleFn(beam.DoFn):
                 cadenza_trace_id=message.trace_id,
                 cadenza_job=self._to.job,
             )
-            for topic in topics
+            for topic in pending
         }
-        ids = {topic: f.result(timeout=PUBLISH_TIMEOUT_S) for topic, f in futures.items()}
-        return {"event": message.message_id, "published": ids}
-
-    def _publish_once(self, receipt: Receipt, message: Message) -> None:
-        child = message_for_children(self._to.job, message)
-        self._once(receipt, "event", lambda: self._send(child, self._to.topics))
+        published, failed = {}, []
+        for topic, future in futures.items():
+            try:
+                published[topic] = future.result(timeout=PUBLISH_TIMEOUT_S)
+            except Exception as err:
+                failed.append(f"{topic}: {type(err).__name__}: {err}")
+                continue
+            if per_topic:
+                self._record(topic_entry(topic), receipt, {"published": {topic: published[topic]}})
+        if failed:
+            raise RuntimeError("publishing failed on " + "; ".join(failed))
+        self._record(entry, receipt, {"event": message.message_id, "published": published})
 
     def _request_once(self, receipt: Receipt, request: ParentRequest) -> None:
         known = dict(self._to.parent_topics)
@@ -178,7 +294,7 @@ class _SettleFn(beam.DoFn):
         if unknown:
             raise ValueError(f"no input topic known for parent(s) {', '.join(unknown)}")
         topics = [known[p] for p in request.parents]
-        self._once(receipt, "request", lambda: self._send(request.message, topics))
+        self._publish_once(receipt, "request", request.message, topics)
 
     def _dead_letter(self, receipt: Receipt, record: DeadLetter) -> None:
         record = attrs.evolve(record, received=receipt.describe())
