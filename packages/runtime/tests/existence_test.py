@@ -13,7 +13,7 @@ from google.cloud import storage
 from jobs_for_tests import make_config, put_input
 
 from cadenza.core import Message
-from cadenza.runtime.lifecycle import RequireInputs
+from cadenza.runtime.lifecycle import RequireInputs, existence
 from cadenza.runtime.lifecycle.existence import LISTING_AFTER, BundleExistence
 from cadenza.runtime.lifecycle.records import DEAD_LETTER
 
@@ -44,6 +44,18 @@ def test_a_few_checks_stay_single_lookups_and_folders_are_counted_apart(tmp_path
     missing_folder = [f"{tmp_path}/nowhere/e{i}.json" for i in range(LISTING_AFTER + 5)]
     assert not any(ask_all(checks, missing_folder))
     assert checks.listings == 1
+
+
+def test_a_folder_bigger_than_the_lookups_could_page_through_stays_on_lookups(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(existence, "NAMES_PER_LOOKUP", 2)  # pages of 2 names, as it were
+    for i in range(0, 40, 2):  # 20 names: more than 2 per lookup after LISTING_AFTER + 1
+        (tmp_path / f"e{i:02d}.json").write_text("{}")
+    paths = [f"{tmp_path}/e{i:02d}.json" for i in range(40)]
+    checks = BundleExistence()
+    assert ask_all(checks, paths) == [i % 2 == 0 for i in range(40)]
+    assert (checks.lookups, checks.listings) == (40, 1)
 
 
 def test_relative_bare_and_double_slash_paths_are_answered_by_the_listing(tmp_path, monkeypatch):

@@ -228,6 +228,16 @@ def test_list_folder_on_gcs_names_the_objects_directly_under_a_prefix(emulators,
     assert list_folder(f"gs://{gcs_bucket}/out") == {"a.json", "b.json"}
     assert list_folder(f"gs://{gcs_bucket}") == {"outside.json"}
     assert list_folder(f"gs://{gcs_bucket}/missing") == frozenset()
+    assert list_folder(f"gs://{gcs_bucket}/out", max_names=2) == {"a.json", "b.json"}
+    assert list_folder(f"gs://{gcs_bucket}/out", max_names=1) is None
+
+
+def test_list_folder_reads_no_more_than_max_names(tmp_path):
+    for i in range(5):
+        (tmp_path / f"e{i}.json").write_text("{}")
+    assert len(list_folder(str(tmp_path), max_names=5)) == 5
+    assert list_folder(str(tmp_path), max_names=4) is None
+    assert list_folder(f"{tmp_path}/missing", max_names=1) == frozenset()
 
 
 def test_gcs_streams_seek_like_files(emulators, gcs_bucket):

@@ -182,16 +182,29 @@ def create_file(
     """Writes `target` atomically: (written, attributes set with it).
 
     `written` is False when `overwrite=False` and the target exists (it is left as it
-    is). `durable`: the content reaches the disk (fsync) before the file gets its name.
+    is). `durable`: the content reaches the disk (fsync) before the file gets its name,
+    and the name does before this returns (the folder is fsynced too).
     """
     folder = folder_of(target)
     attributes = attributes or {}
+    created = None
     if not overwrite and folder not in _no_unnamed_files:
         try:
             created = _create_unnamed(folder, target, data, attributes, durable)
         except FileNotFoundError:  # the folder went away since: make it again
             os.makedirs(folder, exist_ok=True)
             created = _create_unnamed(folder, target, data, attributes, durable)
-        if created is not None:
-            return created
-    return _create_named(folder, target, data, attributes, overwrite, durable)
+    if created is None:
+        created = _create_named(folder, target, data, attributes, overwrite, durable)
+    if durable and created[0]:
+        _sync_folder(folder)
+    return created
+
+
+def _sync_folder(folder: str) -> None:
+    """Makes the folder's entries (a name just given) survive a power loss."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

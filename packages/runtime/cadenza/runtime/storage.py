@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import threading
@@ -223,30 +224,38 @@ def exists(path: str) -> bool:
     return FileSystems.exists(path)
 
 
-def list_folder(folder: str) -> frozenset[str]:
+def list_folder(folder: str, max_names: int | None = None) -> frozenset[str] | None:
     """The names of what is directly in `folder` (a path without its trailing slash, as
     `path.rsplit("/", 1)[0]` gives it; "." is the working directory): files and
-    subfolders locally, objects on `gs://`. A missing folder lists as empty.
+    subfolders locally, objects on `gs://`. A missing folder lists as empty. With
+    `max_names`, a folder holding more than that returns None, having read no more.
 
     Names only: local folders are read with one `scandir`, `gs://` folders are listed
     with a delimiter and only the names requested; other filesystems go through Beam's
     FileSystems.match.
     """
+    limit = None if max_names is None else max_names + 1
     if is_local(folder):
         try:
             with os.scandir(folder + "/") as entries:  # "" + "/": the root
-                return frozenset(entry.name for entry in entries)
+                names = frozenset(entry.name for entry in itertools.islice(entries, limit))
         except FileNotFoundError:
             return frozenset()
-    if folder.startswith("gs://"):
+    elif folder.startswith("gs://"):
         bucket_name, _, prefix = folder[5:].partition("/")
         prefix = f"{prefix}/" if prefix else ""
         blobs = gcs_client().list_blobs(
-            bucket_name, prefix=prefix, delimiter="/", fields="items(name),nextPageToken"
+            bucket_name,
+            prefix=prefix,
+            delimiter="/",
+            max_results=limit,
+            fields="items(name),nextPageToken",
         )
-        return frozenset(blob.name[len(prefix) :] for blob in blobs)
-    (result,) = FileSystems.match([f"{folder}/*"])
-    return frozenset(m.path[len(folder) + 1 :] for m in result.metadata_list)
+        names = frozenset(blob.name[len(prefix) :] for blob in blobs)
+    else:
+        (result,) = FileSystems.match([f"{folder}/*"], limits=[limit] if limit else None)
+        names = frozenset(m.path[len(folder) + 1 :] for m in result.metadata_list)
+    return None if limit is not None and len(names) >= limit else names
 
 
 def open_for_reading(path: str):

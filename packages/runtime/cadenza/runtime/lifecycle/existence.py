@@ -9,7 +9,10 @@ carries the payload the logic returned then (kept in the provenance).
 Checks work on local paths, gs:// and any Beam filesystem (cadenza.runtime.storage) and
 are batched per bundle by `BundleExistence`: the first LISTING_AFTER checks in a folder are
 single lookups, and once a bundle has asked that many, one listing of the folder answers
-the rest of the bundle. No element waits for others: each is answered when it comes.
+the rest of the bundle. The listing reads at most NAMES_PER_LOOKUP names per lookup
+made before it (a listing page holds 1000 names for one request, as a lookup is one):
+a bigger folder is left to lookups, so a listing never costs more requests than the
+lookups before it. No element waits for others: each is answered when it comes.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from cadenza.runtime.lifecycle.records import DEAD_LETTER, FINISHED, PUBLISH, RE
 from cadenza.runtime.storage import exists, list_folder, read_provenance
 
 LISTING_AFTER = 8
+NAMES_PER_LOOKUP = 1000
 
 
 def _split(path: str) -> tuple[str, str]:
@@ -59,7 +63,8 @@ class BundleExistence:
     def _list(self, folder: str) -> frozenset[str] | None:
         self.listings += 1
         try:
-            return list_folder(folder)
+            # None when bigger than the lookups so far could have paged through
+            return list_folder(folder, max_names=self._asked[folder] * NAMES_PER_LOOKUP)
         except Exception:  # a folder that cannot be listed: single lookups it is
             return None
 

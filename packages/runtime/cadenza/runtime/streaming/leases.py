@@ -35,6 +35,7 @@ class Leases:
         lease_s: int = LEASE_S,
         renew_every_s: float = RENEW_EVERY_S,
     ):
+        self._own_client = client is None
         if client is None:
             from google.cloud import pubsub_v1
 
@@ -107,7 +108,8 @@ class Leases:
                 LOGGER.warning("extending ack deadlines on %s failed: %s", self.subscription, err)
 
     def close(self, *, give_back: bool = True) -> None:
-        """Stops renewing; with `give_back`, nacks what is still held (a graceful stop)."""
+        """Stops renewing; with `give_back`, nacks what is still held (a graceful stop);
+        closes the client it made."""
         self._stopped.set()
         held = self.held()
         if give_back and held:
@@ -115,6 +117,8 @@ class Leases:
                 self.nack(held)
             except Exception as err:  # they come back when their deadline passes anyway
                 LOGGER.warning("giving back %d message(s) failed: %s", len(held), err)
+        if self._own_client:
+            self._client.close()
 
 
 _registry: dict[str, Leases] = {}

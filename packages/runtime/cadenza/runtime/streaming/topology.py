@@ -112,19 +112,20 @@ def check_exists(subscriptions, topics) -> None:
 
     missing = []
     subscriber, publisher = pubsub_v1.SubscriberClient(), pubsub_v1.PublisherClient()
-    try:
-        for subscription in subscriptions:
-            try:
-                subscriber.get_subscription(subscription=subscription, timeout=30)
-            except NotFound:
-                missing.append(f"subscription {subscription}")
-        for topic in topics:
-            try:
-                publisher.get_topic(topic=topic, timeout=30)
-            except NotFound:
-                missing.append(f"topic {topic}")
-    finally:
-        subscriber.close()
+    with publisher:  # its channel closed on the way out
+        try:
+            for subscription in subscriptions:
+                try:
+                    subscriber.get_subscription(subscription=subscription, timeout=30)
+                except NotFound:
+                    missing.append(f"subscription {subscription}")
+            for topic in topics:
+                try:
+                    publisher.get_topic(topic=topic, timeout=30)
+                except NotFound:
+                    missing.append(f"topic {topic}")
+        finally:
+            subscriber.close()
     if missing:
         raise StreamingSetupError(
             "cannot stream: missing on Pub/Sub: "
