@@ -10,9 +10,11 @@
 Generates, for jobs/<name>/:
   :lib           py_library of the job's code and job.yaml (what tests and images use)
   :<name>        the runnable job: `bazel run //jobs/<name> -- [--profile P] [--set k=v]`
-  :deploy        `bazel run //jobs/<name>:deploy -- [--profile local|dask|dataflow] [--dry-run]`
-  :verify        `bazel run //jobs/<name>:verify -- [--profile P]`: config, registry and
-                 wiring checks (are the topics and subscriptions the job needs there?)
+  :deploy        `bazel run //jobs/<name>:deploy -- [--profile local|dask|dataflow] [--dry-run]
+                 [--set k=v] [-- JOB_AND_BEAM_FLAGS]` (tools/deploy/deploy_main.py)
+  :verify        `bazel run //jobs/<name>:verify`: offline checks (the config loads with
+                 the job's params class, the job is in the registry) and the wiring the
+                 job needs, printed
   :image         the job's container image (tools/image/image.bzl): an OCI layout and an
                  oci-archive tarball; `bazel run //jobs/<name>:image -- --inspect`
   :image_push    `bazel run //jobs/<name>:image_push -- --registry HOST/PATH` (skopeo)

@@ -11,27 +11,65 @@
   with its Dataflow image (needs Google credentials; without them it stops before
   creating anything). `--dry-run` submits nothing: it writes the complete Dataflow job
   request to `--output` (default `.cadenza/deploy/<job>/dataflow-request.json`).
-- `--profile dask --set profiles.dask.scheduler=tcp://HOST:PORT`: run the job's batch
-  form on that dask.distributed cluster.
+- `--profile dask`: run the job's batch form on the dask.distributed cluster its
+  config's `dask` profile names (`scheduler`); a job without one gets it with
+  `--set 'profiles.dask={runner: dask, scheduler: tcp://HOST:PORT}'`.
 - `--set key.path=value` overrides the job's config (and is passed on to the job).
+- Flags for the job itself or Beam's pipeline options go after `--`
+  (`... :deploy -- --profile dask -- --direct_num_workers=2`); any other unknown
+  option is refused, so a mistyped `--dry-run` changes nothing.
+
+The job is checked in the DAG as this deploy reads it (cadenza.devtools.deploy_dag).
 """
 
 from __future__ import annotations
 
+import argparse
+import difflib
 import os
 import pathlib
 import sys
+from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 
-from cadenza.core import CadenzaError, load_job_config, plan_wiring
+from cadenza.core import CadenzaError, load_job_config
 from cadenza.devtools.dataflow_deploy import pipeline_path, submit, write_dataflow_request
-from cadenza.devtools.local_deploy import deploy_local, with_config
+from cadenza.devtools.deploy_dag import deploy_dag
+from cadenza.devtools.local_deploy import deploy_local
 from cadenza.devtools.localstack import working_directory
-from cadenza.devtools.registry import read_registry
 from cadenza.devtools.wiring_apply import job_plan
 from cadenza.devtools.wiring_apply import job_plan_table as plan_table
+from cadenza.devtools.wiring_names import checked_plan
 from tools.deploy.job_args import job_logic, job_parser
+
+PROFILE_HINTS = {
+    "dask": "; add one with --set 'profiles.dask={runner: dask, scheduler: tcp://HOST:PORT}'",
+    "dataflow": "; add one with --set 'profiles.dataflow={runner: dataflow, project: P, "
+    "region: R, temp_location: gs://B/tmp, sdk_base_image: IMAGE@sha256:DIGEST}'",
+}
+
+
+def split_passthrough(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(deploy's own arguments, the job's and Beam's flags: everything after `--`)."""
+    argv = list(argv)
+    if "--" not in argv:
+        return argv, []
+    at = argv.index("--")
+    return argv[:at], argv[at + 1 :]
+
+
+def unknown_options(parser: argparse.ArgumentParser, unknown: Sequence[str]) -> str:
+    """The error for options deploy does not know, with the closest one it does."""
+    known = [o for action in parser._actions for o in action.option_strings]
+    close = difflib.get_close_matches(unknown[0].split("=", 1)[0], known, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return (
+        f"unknown option {' '.join(unknown)}{hint}; nothing was deployed. Flags for the job "
+        "itself or Beam's pipeline options go after `--`, e.g. "
+        "`bazel run //jobs/JOB:deploy -- --profile dask -- --direct_num_workers=2`"
+    )
 
 
 def main(argv=None) -> int:
@@ -48,8 +86,14 @@ def main(argv=None) -> int:
         help="dataflow --dry-run: where the job request goes "
         "(default .cadenza/deploy/<job>/dataflow-request.json)",
     )
-    args, rest = parser.parse_known_args(argv)
+    parser.epilog = "Flags for the job or Beam's pipeline options go after `--`."
+    parser.allow_abbrev = False  # a deploy takes its options exactly as written
+    own, rest = split_passthrough(sys.argv[1:] if argv is None else argv)
+    args, unknown = parser.parse_known_args(own)
     console = Console()
+    if unknown:
+        console.print(f"[red]deploy:[/red] {escape(unknown_options(parser, unknown))}")
+        return 2
     logic = job_logic(args.module)
     try:
         config = load_job_config(
@@ -58,13 +102,19 @@ def main(argv=None) -> int:
             overrides=args.set,
             params_class=getattr(logic, "params_class", None),
         )
-        dag = read_registry(args.registry)
         if args.profile not in config.profiles:
             known = sorted(config.profiles)
-            raise CadenzaError(f"{args.config}: no profile {args.profile!r}; profiles: {known}")
+            raise CadenzaError(
+                f"{args.config}: no profile {args.profile!r}; profiles: {known}"
+                + PROFILE_HINTS.get(args.profile, "")
+            )
+        found = deploy_dag(args.registry, config, env=os.environ, overrides=args.set)
     except CadenzaError as error:
         console.print(f"[red]deploy:[/red] {error}")
         return 2
+    dag = found.dag
+    for note in found.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
     if args.profile == "local":
         try:
             return deploy_local(
@@ -126,7 +176,7 @@ def _dataflow(args, config, dag, logic, rest, console: Console) -> int:
             profile=args.profile,
             extra_args=rest,
             images_dir=working_directory() / ".cadenza" / "images",
-            wiring=job_plan(plan_wiring(with_config(dag, config)), config),
+            wiring=job_plan(checked_plan(dag), config),
             console=console,
         )
     except CadenzaError as error:

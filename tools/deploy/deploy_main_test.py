@@ -1,5 +1,6 @@
 """The generated `:deploy` entry point, end to end on a small job in tmp: the local dry
-run, the Dataflow dry run's request file, and the stop without credentials."""
+run, the Dataflow dry run's request file, the stop without credentials, the DAG read
+with the deploy's environment and --set, and unknown options refused."""
 
 import json
 
@@ -7,6 +8,7 @@ import pytest
 
 from cadenza.core import load_job_config
 from cadenza.core.dag import Dag
+from cadenza.devtools import registry
 from tools.deploy import verify_main
 from tools.deploy.deploy_main import main
 
@@ -93,3 +95,81 @@ def test_verify_prints_the_jobs_wiring(job_args, capsys):
     assert verify_main.main(job_args) == 0
     out = capsys.readouterr().out
     assert "ok tinyjob" in out and "cadenza-tinyjob-out" in out
+
+
+PARENT = """\
+job_name: parent
+events:
+  inputs: [{type: gcs_notification, bucket: "${UPLOADS:-ups}", prefix: new/}]
+data:
+  inputs: [{name: audio, location: "${PARENT_INPUT:-in}"}]
+  outputs: [{name: audio, location: "${PARENT_OUTPUT:-out/parent}", suffix: .flac}]
+"""
+
+CHILD = """\
+job_name: child
+upstream: [parent]
+data:
+  inputs: [{name: audio, location: "${PARENT_OUTPUT:-out/parent}", suffix: .flac}]
+  outputs: [{name: report, location: out/child, suffix: .json}]
+"""
+
+
+@pytest.fixture
+def parent_args(job_args, tmp_path):
+    """Deploy arguments for `parent`, whose child reads its outputs; the registry is
+    written by cadenza.devtools.registry, as //jobs:registry writes it."""
+    configs = []
+    for name, text in {"parent": PARENT, "child": CHILD}.items():
+        configs.append(tmp_path / "code" / "tinyjob" / f"{name}.yaml")
+        configs[-1].write_text(text)
+    registry_path = tmp_path / "dag-registry.json"
+    assert registry.main(["--output", str(registry_path), *map(str, configs)]) == 0
+    return ["--job=parent", f"--config={configs[0]}", "--module=tinyjob.pipeline",
+            f"--registry={registry_path}"]  # fmt: skip
+
+
+def test_locations_moved_by_the_environment_move_for_every_job(parent_args, monkeypatch, capsys):
+    monkeypatch.setenv("PARENT_INPUT", "gs://ups")
+    monkeypatch.setenv("PARENT_OUTPUT", "gs://data/parent")
+    assert main([*parent_args, "--dry-run"]) == 0, capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "dry run: nothing created" in out and "note:" not in out
+
+
+def test_an_environment_that_breaks_the_dag_is_refused(parent_args, tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "code" / "tinyjob"
+    (folder / "child.yaml").write_text(CHILD.replace("PARENT_OUTPUT", "CHILD_INPUT"))
+    configs = [str(folder / "parent.yaml"), str(folder / "child.yaml")]
+    assert registry.main(["--output", str(tmp_path / "dag-registry.json"), *configs]) == 0
+    monkeypatch.setenv("PARENT_OUTPUT", "gs://data/parent")
+    assert main([*parent_args, "--dry-run"]) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert "with this environment: child: data.inputs (out/parent/*.flac) read none" in out
+
+
+def test_locations_moved_by_set_deploy_with_a_note(parent_args, tmp_path, capsys):
+    moved = [
+        "--set", "data.inputs[0].location=gs://ups",
+        "--set", "data.outputs[0].location=gs://data/parent",
+    ]  # fmt: skip
+    assert main([*parent_args, *moved, "--dry-run"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "note: --set moves parent's data" in out and "dry run: nothing created" in out
+    assert not (tmp_path / ".cadenza").exists()
+    assert main([*parent_args, "--set", "upstream=[nobody]", "--dry-run"]) == 2
+    assert "no job named 'nobody'" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("typo", ["--dryrun", "--dry_run", "--profil=local"])
+def test_an_unknown_option_is_refused_and_nothing_is_deployed(job_args, tmp_path, typo, capsys):
+    assert main([*job_args, typo]) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"unknown option {typo}" in out and "nothing was deployed" in out
+    assert "did you mean --" in out
+    assert not (tmp_path / ".cadenza").exists()
+
+
+def test_flags_after_a_double_dash_go_to_the_job(job_args, capsys):
+    assert main([*job_args, "--dry-run", "--", "--direct_num_workers=2"]) == 0
+    assert "--direct_num_workers=2" in capsys.readouterr().out.replace("\n", "")

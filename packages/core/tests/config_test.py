@@ -297,3 +297,77 @@ def test_a_file_input_holds_ids_or_pubsub_messages():
     assert FileInput(path="ids.txt").format == "ids"
     with pytest.raises(ConfigError, match=r"events.inputs\[0\].format: "):
         parse_job_config("job_name: abc\nevents: {inputs: [{type: file, path: x, format: csv}]}")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("job_name: abc\nevents:\n", "events: expected a mapping, found None (NoneType)"),
+        ("job_name: abc\ndata: []\n", "data: expected a mapping, found [] (list)"),
+        ("job_name: abc\nprofiles:\n", "profiles: expected a mapping, found None (NoneType)"),
+        ("job_name: abc\nprofiles: {}\n", "profiles: expected at least one profile"),
+        ("job_name: abc\nprofiles: {local: }\n", "profiles.local: expected a mapping, found None"),
+        ("job_name: abc\nparams: 10\n", "params: expected a mapping, found 10 (int)"),
+        ("job_name: abc\nparams: [1, 2]\n", "params: expected a mapping, found [1, 2] (list)"),
+        (
+            "job_name: abc\nevents: {inputs: [{type: [a]}]}\n",
+            "events.inputs[0].type: expected one of",
+        ),
+    ],
+)
+def test_a_section_that_is_not_a_mapping_is_named(text, message):
+    with pytest.raises(ConfigError) as err:
+        parse_job_config(text, source="j.yaml")
+    assert str(err.value).startswith("j.yaml: ") and message in str(err.value)
+
+
+@pytest.mark.parametrize("params", ["'fast'", "[1]", "10"])
+def test_params_that_are_not_a_mapping_are_named_for_a_params_class(params):
+    with pytest.raises(ConfigError, match=r"^j.yaml: params: expected a mapping, found "):
+        parse_job_config(
+            f"job_name: abc\nparams: {params}\n", source="j.yaml", params_class=FingerprintParams
+        )
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        (
+            "events: {inputs: [{type: gcs_notification, bucket: 'gs://my-uploads'}]}",
+            "events.inputs[0].bucket: expected a bucket's name, not a location: write 'my-uploads'",
+        ),
+        (
+            "events: {inputs: [{type: gcs_notification, bucket: ''}]}",
+            "events.inputs[0].bucket: must not be empty",
+        ),
+        (
+            "events: {inputs: [{type: gcs_notification, bucket: My_Uploads}]}",
+            "events.inputs[0].bucket: expected a bucket name",
+        ),
+        (
+            "events: {inputs: [{type: pubsub, subscription: ''}]}",
+            "events.inputs[0].subscription: must not be empty",
+        ),
+        (
+            "events: {inputs: [{type: pubsub, subscription: 'projects/p/topics/t'}]}",
+            "events.inputs[0].subscription: expected a Pub/Sub subscription id",
+        ),
+        ("events: {outputs: [{topic: ''}]}", "events.outputs[0].topic: must not be empty"),
+        ("events: {outputs: [{topic: 'a b'}]}", "events.outputs[0].topic: expected a Pub/Sub"),
+        ("dead_letter: {topic: goog-x}", "dead_letter.topic: expected a Pub/Sub topic id"),
+    ],
+)
+def test_bucket_topic_and_subscription_names_are_checked(section, message):
+    with pytest.raises(ConfigError) as err:
+        parse_job_config(f"job_name: abc\n{section}\n", source="j.yaml")
+    assert f"j.yaml: {message}" in str(err.value)
+
+
+def test_templated_names_are_checked_once_substituted():
+    text = "job_name: abc\nevents: {inputs: [{type: gcs_notification, bucket: '${B:-ups}'}]}\n"
+    assert parse_job_config(text).events.inputs[0].bucket == "${B:-ups}"
+    assert parse_job_config(text, env={}).events.inputs[0].bucket == "ups"
+    with pytest.raises(ConfigError, match="write 'ups'"):
+        parse_job_config(text, env={"B": "gs://ups/x"})
+    full = "job_name: abc\nevents: {outputs: [{topic: projects/p/topics/done}]}\n"
+    assert parse_job_config(full).events.outputs[0].topic == "projects/p/topics/done"

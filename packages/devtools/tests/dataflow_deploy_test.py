@@ -2,6 +2,7 @@
 
 import json
 
+import attrs
 import pytest
 
 from cadenza.core import ConfigError, parse_job_config
@@ -99,6 +100,19 @@ def test_without_an_image_or_a_pushed_one_it_names_both_ways_to_give_one(tmp_pat
         r"bazel run //jobs/tiny:image_dataflow_push",
     ):
         worker_image(tiny_config(tmp_path, image=None), "dataflow", tmp_path / "images")
+
+
+def test_the_image_pushed_under_the_jobs_folder_name_is_found(tmp_path):
+    config = attrs.evolve(tiny_config(tmp_path, image=None), job_name="tiny-job")
+    with pytest.raises(DeployError, match=r"no tiny_job-dataflow\.json .* //jobs/tiny_job:"):
+        worker_image(config, "dataflow", tmp_path / "images")
+    (tmp_path / "images").mkdir()
+    pushed = {
+        "reference": "registry/tiny_job-dataflow@sha256:1",
+        "base_digest": "sha256:" + "ab" * 32,
+    }
+    (tmp_path / "images" / "tiny_job-dataflow.json").write_text(json.dumps(pushed))
+    assert worker_image(config, "dataflow", tmp_path / "images") == pushed["reference"]
 
 
 def test_a_base_image_not_pinned_by_digest_is_a_config_error(tmp_path):

@@ -1,11 +1,18 @@
-"""`cadenza job send`: the message each flag makes, and its errors (the sending itself
-runs in //tests/dag, against the deployed DAG)."""
+"""`bazel run //tools:job -- send`: the message each flag makes, its errors, and a job
+named by its folder or its job_name (the DAG's sending runs in //tests/dag)."""
 
 import argparse
 
 import pytest
+from google.cloud import pubsub_v1
 
+from cadenza.core import decode
+from cadenza.core.wiring import input_topic
 from cadenza.devtools import jobctl
+from cadenza.devtools.emulators import apply_env, restore_env
+from cadenza.devtools.job_names import folder_name, job_name
+from cadenza.devtools.localstack import LocalStack
+from cadenza_fixtures import wait_for
 
 
 def args(**flags):
@@ -38,3 +45,39 @@ def test_send_needs_a_running_stack_and_sensible_flags(tmp_path, capsys):
     assert "--trigger-children goes with --bottom-up" in said()
     assert jobctl.main([*root, "send", "fingerprint", "x"]) == 1
     assert "is not running: deploy fingerprint first" in said()
+
+
+def test_a_job_is_named_by_its_folder_or_its_job_name():
+    assert job_name("audio_info") == job_name("audio-info") == "audio-info"
+    assert folder_name("audio-info") == folder_name("audio_info") == "audio_info"
+    message = jobctl.outgoing_message(args(job="audio_info", bottom_up=True), "x")
+    assert message.recipients.jobs == ("audio-info",)
+
+
+def test_send_by_folder_reaches_the_jobs_input_topic(tmp_path, capsys):
+    stack = LocalStack(tmp_path / "stack")
+    assert jobctl.main(["--stack-root", str(stack.root), "send", "audio-info", "x"]) == 1
+    assert "(bazel run //jobs/audio_info:deploy)" in " ".join(capsys.readouterr().out.split())
+    state, _ = stack.ensure()
+    previous = apply_env(state.env)
+    try:
+        publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+        topic = publisher.topic_path(state.project, input_topic("audio-info"))
+        subscription = subscriber.subscription_path(state.project, "watch-audio-info")
+        publisher.create_topic(name=topic)
+        subscriber.create_subscription(name=subscription, topic=topic)
+        for name in ("audio_info", "audio-info"):
+            assert jobctl.main(["--stack-root", str(stack.root), "send", name, name]) == 0
+
+        def received():
+            pulled = subscriber.pull(subscription=subscription, max_messages=10, timeout=5)
+            return pulled.received_messages or None
+
+        elements = set()
+        while len(elements) < 2:
+            pulled = wait_for(received, "the sent messages", timeout_s=30)
+            elements |= {decode(m.message.data).element for m in pulled}
+        assert elements == {"audio_info", "audio-info"}
+    finally:
+        restore_env(previous)
+        stack.stop()

@@ -67,6 +67,8 @@ def test_a_root_job_works_too(root):
         ("Bad-Name", None, "use lower_snake_case"),
         ("normalize", None, "already exists"),
         ("child", "nowhere", "no jobs/nowhere/job.yaml"),
+        ("ab", None, "job_name 'ab': expected 3-63 characters"),
+        ("x_", None, "job_name 'x-': expected 3-63 characters"),
     ],
 )
 def test_bad_requests_are_refused_and_change_nothing(root, name, upstream, problem):
@@ -74,3 +76,20 @@ def test_bad_requests_are_refused_and_change_nothing(root, name, upstream, probl
     with pytest.raises(ValueError, match=problem):
         create_job(root, name, upstream)
     assert (root / "jobs" / "jobs.bzl").read_text() == before
+    assert name == "normalize" or not (root / "jobs" / name).exists()
+
+
+def test_a_job_that_would_break_the_registry_is_refused(root):
+    listing = root / "jobs" / "jobs.bzl"
+    listing.write_text(
+        listing.read_text().replace('    "normalize",', '    "ingest",\n    "normalize",')
+    )
+    (root / "jobs" / "ingest").mkdir()
+    (root / "jobs" / "ingest" / "job.yaml").write_text(
+        "job_name: ingest\nevents: {inputs: [{type: gcs_notification, bucket: photos-out}]}\n"
+    )
+    before = listing.read_text()
+    with pytest.raises(ValueError, match="would break the DAG registry") as err:
+        create_job(root, "uploads_photos")
+    assert "'cadenza-uploads-photos-out' would be both" in str(err.value)
+    assert listing.read_text() == before and not (root / "jobs" / "uploads_photos").exists()

@@ -103,3 +103,12 @@ def test_one_job_shows_its_ancestors_and_descendants_only(tmp_path, diamond, cap
     assert "── features" not in tree and "loner" not in tree
     assert graph.main(["--registry", str(output), "--job", "fingerprnt"]) == 2
     assert "did you mean 'fingerprint'" in capsys.readouterr().err
+
+
+def test_a_job_is_drawn_by_its_folder_name_too(tmp_path, capsys):
+    config = write_job(tmp_path / "audio_info", "audio-info")
+    output = tmp_path / "registry.json"
+    assert registry.main(["--output", str(output), str(config)]) == 0
+    assert json.loads(output.read_text())["templates"] == {"audio-info": config.read_text()}
+    assert graph.main(["--registry", str(output), "--job", "audio_info"]) == 0
+    assert "audio-info" in capsys.readouterr().out

@@ -250,8 +250,9 @@ def test_outputs_are_synced_per_file_or_once_per_bundle(tmp_path, monkeypatch, p
     assert sorted(f.name for f in (tmp_path / "out").glob("?.json")) == [
         f"{e}.json" for e in elements
     ]
-    # per file: each output, its provenance with it; per bundle: one sync for all of them
-    assert calls == ({"fsync": 0, "sync": 1} if per_bundle else {"fsync": 3, "sync": 0})
+    # per file: each output (its provenance with it), then its folder (the new name);
+    # per bundle: one sync for all of them
+    assert calls == ({"fsync": 0, "sync": 1} if per_bundle else {"fsync": 6, "sync": 0})
 
 
 def test_write_outputs_with_provenance_and_write_failures(tmp_path):

@@ -33,6 +33,7 @@ from typing import Any, Literal, get_args, get_origin
 
 import attrs
 import cattrs
+import cattrs.gen
 import yaml
 from cattrs.errors import (
     ClassValidationError,
@@ -48,6 +49,13 @@ JOB_NAME = re.compile(r"^[a-z][a-z0-9-]{2,62}$")
 DATA_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 PROFILE_NAMES = ("local", "dask", "dataflow")
+# Cloud Storage bucket names; Pub/Sub topic and subscription ids, or their full paths.
+BUCKET_NAME = re.compile(r"^(?=.{3,222}$)[a-z0-9][a-z0-9._-]*[a-z0-9]$")
+PUBSUB_ID = r"(?!goog)[A-Za-z][A-Za-z0-9._~+%-]{2,254}"
+PUBSUB_NAME = {
+    kind: re.compile(rf"^(?:{PUBSUB_ID}|projects/[^/\s]+/{kind}s/{PUBSUB_ID})$")
+    for kind in ("topic", "subscription")
+}
 
 _TEMPLATE_MODE = contextvars.ContextVar("template_mode", default=False)
 
@@ -268,7 +276,7 @@ def _structure_event_input(value, _):
     if not isinstance(value, Mapping):
         raise TypeError(f"expected a mapping with a `type`, found {_describe(value)}")
     kind = value.get("type")
-    if kind not in EVENT_INPUT_TYPES:
+    if not isinstance(kind, str) or kind not in EVENT_INPUT_TYPES:
         names = sorted(EVENT_INPUT_TYPES)
         raise _KeyProblem(
             "type", f"expected one of {names}, found {_describe(kind)}{_suggest(kind, names)}"
@@ -299,7 +307,29 @@ def _structure_tuple(value, t):
     return tuple(items)
 
 
+def _mapping_first(make_hook):
+    """A hook factory whose hooks refuse anything but a mapping, with a clear error."""
+
+    def factory(t):
+        inner = make_hook(t, converter)
+
+        def structure(value, cls):
+            if not isinstance(value, Mapping):
+                raise TypeError(f"expected a mapping, found {_describe(value)}")
+            return inner(value, cls)
+
+        return structure
+
+    return factory
+
+
 converter = cattrs.Converter(forbid_extra_keys=True)
+converter.register_structure_hook_factory(
+    attrs.has, _mapping_first(cattrs.gen.make_dict_structure_fn)
+)
+converter.register_structure_hook_factory(
+    lambda t: get_origin(t) is dict, _mapping_first(cattrs.gen.make_mapping_structure_fn)
+)
 converter.register_structure_hook_func(_is_homogeneous_tuple, _structure_tuple)
 converter.register_structure_hook(str, _structure_str)
 converter.register_structure_hook(bool, _structure_bool)
@@ -439,16 +469,68 @@ def _child(node, part, walked, override):
 # ---- loading ----------------------------------------------------------------------------
 
 
-def _check_semantics(config: JobConfig) -> list[tuple[str, str]]:
-    problems = []
-    if not JOB_NAME.match(config.job_name) and not _is_placeholder(config.job_name):
-        problems.append(
-            (
-                "job_name",
-                "expected 3-63 characters a-z, 0-9 and '-', starting with a letter; "
-                f"found {config.job_name!r}",
+def job_name_problem(name: str) -> str | None:
+    """What is wrong with a `job_name`, or None.
+
+    >>> job_name_problem("audio-info") is None, job_name_problem("ab")
+    (True, "expected 3-63 characters a-z, 0-9 and '-', starting with a letter; found 'ab'")
+    """
+    if JOB_NAME.match(name):
+        return None
+    return f"expected 3-63 characters a-z, 0-9 and '-', starting with a letter; found {name!r}"
+
+
+def _name_problem(value: str, kind: str, templated: bool) -> str | None:
+    """What is wrong with a bucket, topic or subscription name, or None."""
+    if templated and "${" in value:
+        return None  # checked when the environment is substituted
+    if not value:
+        return "must not be empty"
+    if kind == "bucket":
+        if value.startswith("gs://"):
+            hint = value.removeprefix("gs://").split("/", 1)[0]
+            return f"expected a bucket's name, not a location: write {hint!r}, found {value!r}"
+        if not BUCKET_NAME.match(value):
+            return (
+                "expected a bucket name (3-63 characters a-z, 0-9, '-', '_' and '.', "
+                f"starting and ending with a letter or digit), found {value!r}"
             )
+        return None
+    if not PUBSUB_NAME[kind].match(value):
+        return (
+            f"expected a Pub/Sub {kind} id (3-255 characters, starting with a letter, not "
+            f"'goog'; letters, digits and -_.~+%) or projects/PROJECT/{kind}s/ID, "
+            f"found {value!r}"
         )
+    return None
+
+
+def _pubsub_problems(config: JobConfig, templated: bool) -> list[tuple[str, str]]:
+    names = []
+    for i, event_input in enumerate(config.events.inputs):
+        if isinstance(event_input, GcsNotificationInput):
+            names.append((f"events.inputs[{i}].bucket", event_input.bucket, "bucket"))
+        elif isinstance(event_input, PubSubInput):
+            names.append(
+                (f"events.inputs[{i}].subscription", event_input.subscription, "subscription")
+            )
+    for i, output in enumerate(config.events.outputs):
+        names.append((f"events.outputs[{i}].topic", output.topic, "topic"))
+    if config.dead_letter.topic is not None:
+        names.append(("dead_letter.topic", config.dead_letter.topic, "topic"))
+    found = [(key, _name_problem(value, kind, templated)) for key, value, kind in names]
+    return [(key, problem) for key, problem in found if problem]
+
+
+def _check_semantics(config: JobConfig, templated: bool = False) -> list[tuple[str, str]]:
+    name_problem = None if _is_placeholder(config.job_name) else job_name_problem(config.job_name)
+    problems = [("job_name", name_problem)] if name_problem else []
+    problems += _pubsub_problems(config, templated)
+    params = config.params
+    if params is not None and not (isinstance(params, Mapping) or attrs.has(type(params))):
+        problems.append(("params", f"expected a mapping, found {_describe(params)}"))
+    if not config.profiles:
+        problems.append(("profiles", "expected at least one profile, e.g. local: {runner: local}"))
     for section in ("inputs", "outputs"):
         seen = set()
         for i, loc in enumerate(getattr(config.data, section)):
@@ -554,11 +636,13 @@ def parse_job_config(
     try:
         config = _structure(raw, JobConfig, source, "")
         if params_class is not None:
-            params = _structure(config.params or {}, params_class, source, "params")
+            params = _structure(
+                {} if config.params is None else config.params, params_class, source, "params"
+            )
             config = attrs.evolve(config, params=params)
     finally:
         _TEMPLATE_MODE.reset(token)
-    problems = _check_semantics(config)
+    problems = _check_semantics(config, templated=env is None)
     if problems:
         _raise_problems(source, problems)
     return config

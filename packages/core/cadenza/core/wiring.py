@@ -5,7 +5,7 @@ Names are deterministic, so applying a plan twice changes nothing:
 - each job publishes to its own topic `cadenza-<job>-out`, plus the topics its config
   lists under `events.outputs`;
 - each job reads messages sent to it directly (a child's bottom-up request for a
-  missing input, a ping, a forced rerun: `cadenza job send`) from its input topic
+  missing input, a ping, a forced rerun: `bazel run //tools:job -- send`) from its input topic
   `cadenza-<job>-in` through the subscription of the same name;
 - each edge parent -> child is a subscription `cadenza-<child>-from-<parent>` on the
   parent's topic;

@@ -45,6 +45,7 @@ from cadenza.devtools.emulators import (
     restore_env,
     write_fake_credentials,
 )
+from cadenza.devtools.job_names import folder_name
 from cadenza.runtime.streaming import has_batch_input, is_streaming
 
 
@@ -96,12 +97,14 @@ def _check_base(config: JobConfig, profile: str, base: str | None) -> str:
 
 
 def pushed_image(job: str, images_dir: pathlib.Path) -> dict | None:
-    """What `:image_dataflow_push` recorded for the job, or None."""
-    record = pathlib.Path(images_dir) / f"{job}-dataflow.json"
-    try:
-        return json.loads(record.read_text())
-    except FileNotFoundError:
-        return None
+    """What `:image_dataflow_push` recorded for the job (named by its folder or its
+    job_name), or None."""
+    for name in dict.fromkeys([folder_name(job), job]):
+        try:
+            return json.loads((pathlib.Path(images_dir) / f"{name}-dataflow.json").read_text())
+        except FileNotFoundError:
+            continue
+    return None
 
 
 def worker_image(config: JobConfig, profile: str, images_dir: pathlib.Path) -> str:
@@ -112,11 +115,12 @@ def worker_image(config: JobConfig, profile: str, images_dir: pathlib.Path) -> s
         return chosen.sdk_container_image
     pushed = pushed_image(config.job_name, images_dir)
     if pushed is None:
+        folder = folder_name(config.job_name)
         raise DeployError(
             f"{config.job_name}: no Dataflow image: profiles.{profile}.sdk_container_image "
-            f"is not set and nothing was pushed (no {config.job_name}-dataflow.json in "
+            f"is not set and nothing was pushed (no {folder}-dataflow.json in "
             f"{images_dir}). Build and push it: bazel run "
-            f"//jobs/{config.job_name}:image_dataflow_push -- --registry HOST/PATH"
+            f"//jobs/{folder}:image_dataflow_push -- --registry HOST/PATH"
         )
     if pushed.get("base_digest") != base_digest:
         raise DeployError(

@@ -25,6 +25,7 @@ from rich.tree import Tree
 from cadenza.core import CadenzaError, Dag, WiringPlan, plan_wiring
 from cadenza.core.config import FileInput, GcsNotificationInput, ListingInput, PubSubInput
 from cadenza.core.wiring import output_topic
+from cadenza.devtools.job_names import job_name
 from cadenza.devtools.registry import read_registry
 
 
@@ -142,7 +143,9 @@ def main(argv: Sequence[str] | None = None, registry: str | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dag_graph", description="Draw the Cadenza DAG.")
     parser.add_argument("--format", choices=["tree", "dot", "svg", "png"], default="tree")
     parser.add_argument("--output", type=pathlib.Path, help="file to write (dot/svg/png)")
-    parser.add_argument("--job", help="only this job, its ancestors and its descendants")
+    parser.add_argument(
+        "--job", help="only this job (job_name or folder), its ancestors and its descendants"
+    )
     parser.add_argument("--registry", default=registry, help="registry JSON (default: built)")
     args = parser.parse_args(argv)
     console = Console()
@@ -152,6 +155,7 @@ def main(argv: Sequence[str] | None = None, registry: str | None = None) -> int:
     try:
         dag = read_registry(args.registry)
         if args.job is not None:
+            args.job = job_name(args.job)  # a job's folder name works too
             dag.parents(args.job)  # names the closest job when it does not exist
         if args.format == "tree":
             console.print(rich_tree(dag, args.job))

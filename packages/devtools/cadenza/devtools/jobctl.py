@@ -12,13 +12,15 @@ directory bazel is run in (`.cadenza/jobs/`, `.cadenza/stack/`):
     upload FILE... --to gs://BUCKET/PREFIX/   put files on the local stack's storage
                           server: each upload notifies the jobs watching that bucket
     ls gs://BUCKET[/PREFIX]   the objects there, with sizes
-    send JOB ELEMENT...   a message to the job's input topic (cadenza-<JOB>-in):
+    send JOB ELEMENT...   a message to the job's input topic (cadenza-<job_name>-in):
                           --ping (test the wiring: no work, passed on to the children),
                           --force (redo it even if its outputs exist), --bottom-up
                           (only JOB runs, asking its parents for missing inputs;
                           --trigger-children: then JOB's children run too)
     provenance PATH...    what wrote each output: job, version, trace and message ids,
                           input digests (local files, or gs:// on the local stack)
+
+A JOB is named by its folder (`audio_info`) or its job_name (`audio-info`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from rich.table import Table
 
 from cadenza.core import Message, Recipients, encode
 from cadenza.core.wiring import input_topic
+from cadenza.devtools.job_names import folder_name, job_name
 from cadenza.devtools.localjobs import STOP_TIMEOUT_S, JobError, LocalJobs, tail
 from cadenza.devtools.localstack import LocalStack
 
@@ -86,7 +89,7 @@ def _when(timestamp: float) -> str:
 
 
 def _status(jobs: LocalJobs, job: str | None, console: Console) -> int:
-    names = [job] if job else jobs.names()
+    names = [folder_name(job)] if job else jobs.names()
     if not names:
         console.print(f"no jobs started from here ({jobs.root})")
         return 0
@@ -110,7 +113,7 @@ def _stop(jobs: LocalJobs, args, console: Console) -> int:
     if args.all:
         names = [n for n in jobs.names() if (s := jobs.state(n)) and s.running]
     elif args.job:
-        names = [args.job]
+        names = [folder_name(args.job)]
     else:
         console.print("[red]stop:[/red] name a job, or --all")
         return 2
@@ -126,7 +129,7 @@ def _stop(jobs: LocalJobs, args, console: Console) -> int:
 
 
 def _logs(jobs: LocalJobs, args, console: Console) -> int:
-    path = jobs.log_path(args.job)
+    path = jobs.log_path(folder_name(args.job))
     if not path.exists():
         console.print(f"[red]logs:[/red] no log at {path}")
         return 1
@@ -246,8 +249,9 @@ def outgoing_message(args, element: str) -> Message:
     """The message `send` publishes for one element."""
     recipients = Recipients.anyone()
     if args.bottom_up:
-        children_of = args.job if args.trigger_children else None
-        recipients = Recipients.only([args.job], trigger_children_of=children_of)
+        name = job_name(args.job)
+        children_of = name if args.trigger_children else None
+        recipients = Recipients.only([name], trigger_children_of=children_of)
     return Message.new(element, ping=args.ping, force=args.force, recipients=recipients)
 
 
@@ -263,18 +267,21 @@ def _send(stack: LocalStack, args, console: Console) -> int:
     if state is None:
         console.print(
             f"[red]send:[/red] the local stack in {stack.root} is not running: deploy "
-            f"{args.job} first (bazel run //jobs/{args.job}:deploy)"
+            f"{args.job} first (bazel run //jobs/{folder_name(args.job)}:deploy)"
         )
         return 1
     apply_env(state.env)
     publisher = pubsub_v1.PublisherClient()
-    topic = f"projects/{state.project}/topics/{input_topic(args.job)}"
+    topic = f"projects/{state.project}/topics/{input_topic(job_name(args.job))}"
     for element in args.elements:
         message = outgoing_message(args, element)
         try:
             publisher.publish(topic, encode(message)).result(timeout=30)
         except NotFound:
-            console.print(f"[red]send:[/red] no topic {topic}: deploy {args.job} first")
+            console.print(
+                f"[red]send:[/red] no topic {topic}: deploy {args.job} first "
+                f"(bazel run //jobs/{folder_name(args.job)}:deploy)"
+            )
             return 1
         console.print(
             f"sent {element!r} to {args.job}: message {message.message_id}, "

@@ -3,7 +3,9 @@
 Creates `jobs/<NAME>/` (BUILD.bazel with one `cadenza_job` call, job.yaml, pipeline.py,
 a test, README.md) and adds NAME to `jobs/jobs.bzl`, the list the DAG registry is built
 from, so a new job is never half-added. With `--upstream`, the job reads its parent's
-first data output. Refuses names that are taken or not lower_snake_case.
+first data output. Refuses, before writing anything, names that are taken, not
+lower_snake_case or whose job name (`-` for `_`) the job config refuses, and a job
+that would not fit the DAG with the jobs already there (e.g. a Pub/Sub name clash).
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ import re
 import sys
 from collections.abc import Sequence
 
-from cadenza.core import load_job_config
+from cadenza.core import CadenzaError, Dag, load_job_config, parse_job_config
+from cadenza.core.config import job_name_problem
+from cadenza.devtools.job_names import folder_name
+from cadenza.devtools.wiring_names import check_wiring_names
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -105,6 +110,9 @@ def create_job(root: pathlib.Path, name: str, upstream: str | None = None) -> li
     """Writes the job's files under `root`/jobs/`name` and lists it in jobs.bzl."""
     if not _NAME.match(name):
         raise ValueError(f"job name {name!r}: use lower_snake_case (letters, digits, _)")
+    problem = job_name_problem(name.replace("_", "-"))
+    if problem:
+        raise ValueError(f"job name {name!r}: its job_name {name.replace('_', '-')!r}: {problem}")
     jobs = root / "jobs"
     listing = jobs / "jobs.bzl"
     text = listing.read_text()
@@ -116,6 +124,7 @@ def create_job(root: pathlib.Path, name: str, upstream: str | None = None) -> li
     description = f"the {name} job (describe what it does)"
     fields = dict(name=name, job_name=name.replace("_", "-"), description=description, env=env)
     if upstream:
+        upstream = folder_name(upstream)  # the parent's job_name works too
         parent_dir = jobs / upstream
         if not (parent_dir / "job.yaml").exists():
             raise ValueError(f"--upstream {upstream}: no jobs/{upstream}/job.yaml")
@@ -143,10 +152,12 @@ def create_job(root: pathlib.Path, name: str, upstream: str | None = None) -> li
             input_suffix_data="",
         )
     cls = "".join(part.title() for part in name.split("_"))
+    config = _CONFIG.format(**fields)
+    _check_fits(jobs, names, config, f"jobs/{name}/job.yaml")
     folder.mkdir()
     files = {
         "BUILD.bazel": _BUILD.format(**fields),
-        "job.yaml": _CONFIG.format(**fields),
+        "job.yaml": config,
         "pipeline.py": _PIPELINE.format(cls=cls, **fields),
         "pipeline_test.py": _TEST.format(suffix=suffix, input_env=input_env or "UNSET", **fields),
         "README.md": f"# {name}\n\n{description[0].upper()}{description[1:]}.\n\n"
@@ -165,10 +176,24 @@ def create_job(root: pathlib.Path, name: str, upstream: str | None = None) -> li
     return [*written, listing]
 
 
+def _check_fits(jobs: pathlib.Path, names: list[str], config: str, source: str) -> None:
+    """Raises ValueError unless the new config joins the listed jobs as a valid DAG."""
+    try:
+        new = parse_job_config(config, source=source, env={})
+        existing = [
+            load_job_config(jobs / n / "job.yaml", env={})
+            for n in names
+            if (jobs / n / "job.yaml").exists()
+        ]
+        check_wiring_names(Dag.build([*existing, new]))
+    except CadenzaError as error:
+        raise ValueError(f"the new job would break the DAG registry:\n  {error}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="new_job", description=__doc__.splitlines()[0])
     parser.add_argument("name", help="the job's folder name (lower_snake_case)")
-    parser.add_argument("--upstream", help="the parent job's folder name")
+    parser.add_argument("--upstream", help="the parent job's folder name (or job_name)")
     args = parser.parse_args(argv)
     root = pathlib.Path(os.environ.get("BUILD_WORKSPACE_DIRECTORY", "."))
     try:

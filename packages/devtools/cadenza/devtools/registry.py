@@ -2,30 +2,53 @@
 
 Built by `//jobs:registry` from the configs the `cadenza_job` macros export; the build
 fails, naming the job and the problem, when the configs do not form a valid DAG (a
-cycle, a missing upstream, a child reading where its parent does not write).
+cycle, a missing upstream, a child reading where its parent does not write, two things
+given one Pub/Sub name).
 
 Configs are read with their `${VAR:-default}` defaults: the registry describes the DAG
-as committed, not one machine's environment.
+as committed, not one machine's environment. It also keeps each job.yaml's text
+(`templates`, by job name), so a deploy can read every job with its own environment
+(cadenza.devtools.deploy_dag).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import pathlib
 import sys
 from collections.abc import Sequence
 
 from cadenza.core import CadenzaError, Dag, load_job_config
+from cadenza.devtools.wiring_names import check_wiring_names
 
 
 def build_registry(config_paths: Sequence[str | pathlib.Path]) -> Dag:
     """The validated DAG of the given job.yaml files (raises ConfigError / DagError)."""
-    return Dag.build(load_job_config(path, env={}) for path in config_paths)
+    dag = Dag.build(load_job_config(path, env={}) for path in config_paths)
+    check_wiring_names(dag)
+    return dag
+
+
+def registry_json(config_paths: Sequence[str | pathlib.Path]) -> str:
+    """The registry document of the given job.yaml files, their templates included."""
+    dag = build_registry(config_paths)
+    document = json.loads(dag.to_json())
+    document["templates"] = {
+        load_job_config(path, env={}).job_name: pathlib.Path(path).read_text()
+        for path in config_paths
+    }
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
 def read_registry(path: str | pathlib.Path) -> Dag:
     """The DAG from a registry JSON file written by `//jobs:registry`."""
     return Dag.from_json(pathlib.Path(path).read_text())
+
+
+def read_templates(path: str | pathlib.Path) -> dict[str, str]:
+    """Each job's job.yaml text, by job name, from a registry file ({} if it has none)."""
+    return json.loads(pathlib.Path(path).read_text()).get("templates", {})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -34,11 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("configs", nargs="+", help="job.yaml files")
     args = parser.parse_args(argv)
     try:
-        dag = build_registry(args.configs)
+        document = registry_json(args.configs)
     except CadenzaError as error:
         print(f"cadenza registry: the jobs do not form a valid DAG:\n  {error}", file=sys.stderr)
         return 1
-    args.output.write_text(dag.to_json())
+    args.output.write_text(document)
     return 0
 
 
