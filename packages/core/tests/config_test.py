@@ -287,6 +287,26 @@ execution: {timeout_s: 2.5, retries: 3, retry_backoff_s: 1}
     assert "j.yaml: execution.timeout_s: expected a number, found '2s' (str)" in str(err.value)
     with pytest.raises(ConfigError, match=r"execution\.retries: expected 0 or more, found -1"):
         parse_job_config("job_name: abc\nexecution: {retries: -1}")
+    for bad, problem in (
+        ("{timeout_s: .nan}", "execution.timeout_s: expected a positive number, found nan"),
+        ("{timeout_s: .inf}", "execution.timeout_s: expected a positive number, found inf"),
+        ("{timeout_s: 0}", "execution.timeout_s: expected a positive number, found 0.0"),
+        ("{retry_backoff_s: -1}", "execution.retry_backoff_s: expected 0 or more, found -1.0"),
+    ):
+        with pytest.raises(ConfigError) as err:
+            parse_job_config(f"job_name: abc\nexecution: {bad}")
+        assert str(err.value) == f"<job.yaml>: {problem}"
+
+
+def test_a_version_is_text_and_a_decimal_one_must_be_quoted():
+    assert parse_job_config('job_name: abc\nversion: "1.10"').version == "1.10"
+    assert parse_job_config("job_name: abc\nversion: 3").version == "3"
+    assert parse_job_config("job_name: abc", overrides=["version=2"]).version == "2"
+    with pytest.raises(ConfigError) as err:
+        parse_job_config("job_name: abc\nversion: 1.10")
+    assert str(err.value) == (
+        '<job.yaml>: version: YAML reads 1.1 as a number; quote it, e.g. version: "1.1"'
+    )
 
 
 def test_a_file_input_holds_ids_or_pubsub_messages():

@@ -112,3 +112,13 @@ def test_a_job_is_drawn_by_its_folder_name_too(tmp_path, capsys):
     assert json.loads(output.read_text())["templates"] == {"audio-info": config.read_text()}
     assert graph.main(["--registry", str(output), "--job", "audio_info"]) == 0
     assert "audio-info" in capsys.readouterr().out
+
+
+def test_two_files_with_one_job_name_are_both_named(tmp_path):
+    first = write_job(tmp_path / "a", "normalize")
+    second = write_job(tmp_path / "b", "normalize", writes="/out/other")
+    with pytest.raises(DagError) as err:
+        registry.build_registry([first, second])
+    assert str(err.value) == (
+        f"job_name 'normalize' is in {first} and {second}: each job needs a name of its own"
+    )

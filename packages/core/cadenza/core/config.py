@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextvars
 import difflib
+import math
 import os
 import pathlib
 import re
@@ -522,6 +523,19 @@ def _pubsub_problems(config: JobConfig, templated: bool) -> list[tuple[str, str]
     return [(key, problem) for key, problem in found if problem]
 
 
+def _execution_problems(execution: ExecutionConfig) -> list[tuple[str, str]]:
+    problems = []
+    timeout = execution.timeout_s
+    if timeout is not None and not (isinstance(timeout, int | float) and 0 < timeout < math.inf):
+        problems.append(("execution.timeout_s", f"expected a positive number, found {timeout!r}"))
+    if isinstance(execution.retries, int) and execution.retries < 0:
+        problems.append(("execution.retries", f"expected 0 or more, found {execution.retries}"))
+    backoff = execution.retry_backoff_s
+    if isinstance(backoff, int | float) and not 0 <= backoff < math.inf:
+        problems.append(("execution.retry_backoff_s", f"expected 0 or more, found {backoff!r}"))
+    return problems
+
+
 def _check_semantics(config: JobConfig, templated: bool = False) -> list[tuple[str, str]]:
     name_problem = None if _is_placeholder(config.job_name) else job_name_problem(config.job_name)
     problems = [("job_name", name_problem)] if name_problem else []
@@ -531,6 +545,7 @@ def _check_semantics(config: JobConfig, templated: bool = False) -> list[tuple[s
         problems.append(("params", f"expected a mapping, found {_describe(params)}"))
     if not config.profiles:
         problems.append(("profiles", "expected at least one profile, e.g. local: {runner: local}"))
+    problems += _execution_problems(config.execution)
     for section in ("inputs", "outputs"):
         seen = set()
         for i, loc in enumerate(getattr(config.data, section)):
@@ -582,13 +597,6 @@ def _check_semantics(config: JobConfig, templated: bool = False) -> list[tuple[s
                     f"{profile.sdk_base_image!r}",
                 )
             )
-    execution = config.execution
-    if execution.timeout_s is not None and execution.timeout_s <= 0:
-        problems.append(
-            ("execution.timeout_s", f"expected a positive number, found {execution.timeout_s}")
-        )
-    if execution.retries < 0:
-        problems.append(("execution.retries", f"expected 0 or more, found {execution.retries}"))
     if config.job_name in config.upstream:
         problems.append(("upstream", f"{config.job_name!r} cannot be its own upstream"))
     return problems
@@ -620,13 +628,19 @@ def parse_job_config(
         raise ConfigError(f"{source}: not valid YAML: {err}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level, found {_describe(raw)}")
-    if isinstance(raw.get("version"), int | float) and not isinstance(raw.get("version"), bool):
-        raw["version"] = str(raw["version"])
     for override in overrides:
         try:
             apply_override(raw, override)
         except ConfigError as err:
             raise ConfigError(f"{source}: {err}") from None
+    version = raw.get("version")
+    if isinstance(version, float):  # YAML read 1.10 as 1.1: say so rather than guess
+        raise ConfigError(
+            f"{source}: version: YAML reads {version!r} as a number; quote it, "
+            f'e.g. version: "{version}"'
+        )
+    if isinstance(version, int) and not isinstance(version, bool):
+        raw["version"] = str(version)
     if env is not None:
         missing: list = []
         raw = substitute(raw, env, "", missing)

@@ -19,13 +19,22 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
-from cadenza.core import CadenzaError, Dag, load_job_config
+from cadenza.core import CadenzaError, Dag, DagError, load_job_config
 from cadenza.devtools.wiring_names import check_wiring_names
 
 
 def build_registry(config_paths: Sequence[str | pathlib.Path]) -> Dag:
     """The validated DAG of the given job.yaml files (raises ConfigError / DagError)."""
-    dag = Dag.build(load_job_config(path, env={}) for path in config_paths)
+    configs = [load_job_config(path, env={}) for path in config_paths]
+    files: dict[str, list[str]] = {}
+    for path, config in zip(config_paths, configs, strict=True):
+        files.setdefault(config.job_name, []).append(str(path))
+    shared = [
+        f"job_name {name!r} is in {' and '.join(f)}" for name, f in files.items() if len(f) > 1
+    ]
+    if shared:
+        raise DagError("; ".join(shared) + ": each job needs a name of its own")
+    dag = Dag.build(configs)
     check_wiring_names(dag)
     return dag
 
