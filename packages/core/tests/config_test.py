@@ -219,8 +219,11 @@ def test_params_are_validated_by_the_jobs_class():
 def test_templated_integers_pass_template_validation_only():
     text = "job_name: abc\nprofiles:\n  local: {runner: local}\nparams: {n: '${N}'}\n"
     assert parse_job_config(text).params == {"n": "${N}"}
-    with pytest.raises(ConfigError, match=r"params.n: expected an integer, found 'x' \(str\)"):
+    with pytest.raises(
+        ConfigError, match=r"params.n: expected an integer, found 'x' \(str, from the environment\)"
+    ):
         parse_job_config(text, env={"N": "x"}, params_class=_NParams)
+    assert parse_job_config(text, env={"N": "5"}, params_class=_NParams).params.n == 5
 
 
 @attrs.frozen
@@ -391,3 +394,21 @@ def test_templated_names_are_checked_once_substituted():
         parse_job_config(text, env={"B": "gs://ups/x"})
     full = "job_name: abc\nevents: {outputs: [{topic: projects/p/topics/done}]}\n"
     assert parse_job_config(full).events.outputs[0].topic == "projects/p/topics/done"
+
+
+def test_a_whole_value_from_the_environment_fills_number_and_flag_fields():
+    text = "job_name: abc\nexecution:\n  timeout_s: ${T:-3}\n  retries: ${R:-2}\n"
+    assert parse_job_config(text).execution.timeout_s > 0  # the template alone passes
+    defaults = parse_job_config(text, env={}).execution
+    assert (defaults.timeout_s, defaults.retries) == (3.0, 2)
+    given = parse_job_config(text, env={"T": "7.5", "R": "4"}).execution
+    assert (given.timeout_s, given.retries) == (7.5, 4)
+    with pytest.raises(ConfigError) as err:
+        parse_job_config(text, env={"T": "soon", "R": "true"})
+    assert str(err.value) == (
+        "<job.yaml>: execution.timeout_s: expected a number, found 'soon' (str, from the "
+        "environment)\n<job.yaml>: execution.retries: expected an integer, found 'true' "
+        "(str, from the environment)"
+    )
+    versioned = parse_job_config("job_name: abc\nversion: ${V:-1}", env={"V": "2"})
+    assert versioned.version == "2" and type(versioned.version) is str

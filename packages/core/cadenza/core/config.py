@@ -231,18 +231,38 @@ def _is_placeholder(value) -> bool:
 
 
 def _describe(value) -> str:
+    if isinstance(value, FromEnv):
+        return f"{str(value)!r} (str, from the environment)"
     return f"{value!r} ({type(value).__name__})"
+
+
+class FromEnv(str):
+    """A value that was one whole `${VAR}` placeholder: text, which a number or a
+    true/false field reads as YAML would (`3`, `7.5`, `true`)."""
+
+
+def _from_env(value, kinds: tuple[type, ...]):
+    """The YAML reading of a FromEnv value when it is one of `kinds`, else the value."""
+    if not isinstance(value, FromEnv):
+        return value
+    try:
+        parsed = yaml.safe_load(str(value))
+    except yaml.YAMLError:
+        return value
+    wanted = isinstance(parsed, kinds) and (bool in kinds or not isinstance(parsed, bool))
+    return parsed if wanted else value
 
 
 def _structure_str(value, _):
     if not isinstance(value, str):
         raise TypeError(f"expected a string, found {_describe(value)}")
-    return value
+    return str(value)
 
 
 def _structure_bool(value, _):
     if _is_placeholder(value):
         return False
+    value = _from_env(value, (bool,))
     if not isinstance(value, bool):
         raise TypeError(f"expected true or false, found {_describe(value)}")
     return value
@@ -251,6 +271,7 @@ def _structure_bool(value, _):
 def _structure_int(value, _):
     if _is_placeholder(value):
         return 0
+    value = _from_env(value, (int,))
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"expected an integer, found {_describe(value)}")
     return value
@@ -258,7 +279,8 @@ def _structure_int(value, _):
 
 def _structure_float(value, _):
     if _is_placeholder(value):
-        return 0.0
+        return 1.0  # a stand-in within every range check: the real value is checked later
+    value = _from_env(value, (int, float))
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"expected a number, found {_describe(value)}")
     return float(value)
@@ -419,7 +441,9 @@ def substitute(value, env: Mapping[str, str], path: str = "", missing: list | No
             missing.append((path, f"${{{name}}} is not set in the environment"))
             return match.group(0)
 
-        return PLACEHOLDER.sub(replace, value)
+        result = PLACEHOLDER.sub(replace, value)
+        # a whole value from the environment may fill a number or a true/false field
+        return FromEnv(result) if PLACEHOLDER.fullmatch(value.strip()) else result
     if isinstance(value, list):
         return [substitute(v, env, _join(path, i), missing) for i, v in enumerate(value)]
     if isinstance(value, dict):
