@@ -31,6 +31,34 @@ def test_batch_inputs_from_a_file_and_a_listing(tmp_path):
     assert batch_ids(config) == ["a1", "b2", "c3", "d4"]
 
 
+def test_batch_inputs_as_written_and_without_sidecars(tmp_path):
+    ids = tmp_path / "ids.txt"
+    ids.write_bytes("\ufeffa1\n  # indented comment\n b2 \n".encode())  # a BOM first
+    listing = tmp_path / "take[1]"  # glob characters in the folder: taken as written
+    listing.mkdir()
+    for name in ("c3.json", "c3.json.provenance.json", "d4.json"):
+        (listing / name).write_text("{}")
+    config = make_config(
+        tmp_path,
+        "events:\n  inputs:\n"
+        f"    - {{type: file, path: {ids}}}\n"
+        f"    - {{type: listing, location: '{listing}', suffix: .json}}",
+    )
+    assert batch_ids(config) == ["a1", "b2", "c3", "d4"]
+
+
+def test_a_missing_or_binary_ids_file_is_named(tmp_path):
+    for path, problem in (
+        (tmp_path / "nowhere.txt", "cannot read the file of ids"),
+        (tmp_path / "binary.txt", "the file of ids is not UTF-8 text"),
+    ):
+        if path.name == "binary.txt":
+            path.write_bytes(b"\xff\xfe\x00a")
+        config = make_config(tmp_path, f"events: {{inputs: [{{type: file, path: {path}}}]}}")
+        with pytest.raises(ConfigError, match=f"^{path}: {problem}"):
+            batch_ids(config)
+
+
 def test_local_batch_run_records_every_outcome(tmp_path):
     config = make_config(tmp_path, f"dead_letter: {{location: {tmp_path}/dead}}")
     for element in ("t1", "t2"):
@@ -203,3 +231,45 @@ def test_a_childs_batch_run_reads_its_parents_events(tmp_path):
     child_run = run_batch(child, Describe(), runs_root=str(tmp_path / "runs-child"))
     assert child_run.counts() == {"processed": 2}
     assert sorted(p.name for p in (child_root / "out").glob("?.json")) == ["a.json", "b.json"]
+
+
+def test_the_summary_prints_element_ids_and_reasons_as_they_are(tmp_path):
+    from rich.console import Console
+
+    from cadenza.runtime.summary import print_summary
+
+    config = make_config(tmp_path)
+    run = run_batch(
+        config, Describe(), elements=["song [live]", "mix [/dub]"], runs_root=str(tmp_path / "r")
+    )
+    console = Console(record=True, width=300)
+    print_summary(run, console)  # "[/dub]" would be a closing tag to rich's markup
+    text = console.export_text()
+    assert "dead letter mix [/dub]: data input missing: audio (" in text
+    assert "dead letter song [live]: data input missing: audio (" in text
+
+
+def test_undecodable_saved_notifications_are_each_dead_lettered_with_what_arrived(tmp_path):
+    saved = tmp_path / "notifications.jsonl"
+    attributes = {"eventType": "OBJECT_FINALIZE", "bucketId": "uploads", "payloadFormat": "NONE"}
+    lines = [  # no data, as with payloadFormat NONE; a generation that is not a number
+        {"data": "", "messageId": f"m{i}", "attributes": {**attributes, "objectId": name}}
+        for i, name in enumerate(("a.txt", "b.txt"))
+    ]
+    for line in lines:
+        line["attributes"]["objectGeneration"] = "seven"
+    saved.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    config = make_config(
+        tmp_path,
+        "events:\n  accept: [gcs_notification]\n"
+        f"  inputs: [{{type: file, path: {saved}, format: messages}}]\n"
+        f"dead_letter: {{location: {tmp_path}/dead}}",
+    )
+    run = run_batch(config, Describe(), runs_root=str(tmp_path / "runs"))
+    assert run.counts() == {"dead_letter:decode": 2}
+    dead = [json.loads(p.read_text()) for p in (tmp_path / "dead" / "dead_letter").iterdir()]
+    received = sorted(
+        (d["received"]["message_id"], d["received"]["attributes"]["objectId"]) for d in dead
+    )
+    assert received == [("m0", "a.txt"), ("m1", "b.txt")]
+    assert all(d["stage"] == "decode" and d["received"]["data"] == "" for d in dead)

@@ -33,12 +33,12 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import os
 import uuid
 from collections.abc import Iterable, Sequence
 
 import apache_beam as beam
 import attrs
+from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.gcp.pubsub import PubsubMessage
 
@@ -51,26 +51,39 @@ from cadenza.runtime.lifecycle import FusedLifecycle, Lifecycle, Routed
 from cadenza.runtime.lifecycle.records import DEAD_LETTER, FINISHED, PUBLISH
 from cadenza.runtime.profiles import pipeline_options
 from cadenza.runtime.pubsub_names import full_path, project_for
+from cadenza.runtime.storage import PROVENANCE_SUFFIX, list_folder
+
+
+def _read_text(path: str, what: str) -> str:
+    """A batch input file's text (UTF-8, a byte-order mark dropped); ConfigError naming
+    the file when it cannot be read."""
+    try:
+        with FileSystems.open(path) as handle:
+            return handle.read().decode("utf-8-sig")
+    except (OSError, BeamIOError) as err:
+        raise ConfigError(f"{path}: cannot read the {what}: {err}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: the {what} is not UTF-8 text: {err}") from None
 
 
 def ids_from_file(path: str) -> list[str]:
-    with FileSystems.open(path) as handle:
-        lines = handle.read().decode("utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    """Element ids, one per line; blank lines and lines starting with '#' are skipped."""
+    lines = (line.strip() for line in _read_text(path, "file of ids").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def ids_from_listing(location: str, suffix: str) -> list[str]:
-    pattern = f"{location.rstrip('/')}/*{suffix}"
-    (result,) = FileSystems.match([pattern])
-    names = [os.path.basename(m.path) for m in result.metadata_list]
-    return sorted(n[: len(n) - len(suffix)] if suffix else n for n in names)
+    """The ids of the files directly in `location` ending in `suffix` (the file name less
+    the suffix); provenance sidecars are not elements."""
+    names = list_folder(location.rstrip("/")) or ()  # names, taken as written (no glob)
+    wanted = [n for n in names if n.endswith(suffix) and not n.endswith(PROVENANCE_SUFFIX)]
+    return sorted(n[: len(n) - len(suffix)] if suffix else n for n in wanted)
 
 
 def messages_from_file(path: str) -> list[PubsubMessage]:
     """Pub/Sub messages saved one JSON object per line: `{"data": <base64>,
     "attributes": {...}}`, or wrapped as a pull response's `{"message": {...}}`."""
-    with FileSystems.open(path) as handle:
-        lines = handle.read().decode("utf-8").splitlines()
+    lines = _read_text(path, "file of messages").splitlines()
     messages = []
     for number, line in enumerate(lines, 1):
         if not line.strip() or line.startswith("#"):

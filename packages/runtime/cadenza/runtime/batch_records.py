@@ -37,7 +37,10 @@ def message_key(message: Message) -> str:
 
 
 def dead_letter_key(record: DeadLetter) -> str:
-    return record.stage + ":" + record.message.hex()
+    """The same for a retried bundle's record, different for two messages: what was
+    received (attributes too: saved notifications may all have empty data)."""
+    received = json.dumps(record.received, sort_keys=True) if record.received else ""
+    return record.stage + ":" + record.message.hex() + ":" + received
 
 
 def record_name(key: str) -> str:

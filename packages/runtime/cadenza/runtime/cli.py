@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from rich.console import Console
+from rich.markup import escape
 
 from cadenza.core import CadenzaError, JobConfig, load_job_config
 from cadenza.runtime.api import JobLogic
@@ -69,7 +70,7 @@ def run_job_cli(
             config, logic, profile=args.profile, runs_root=args.runs, extra_args=beam_args
         )
     except CadenzaError as err:
-        console.print(f"[red]error[/red] {err}")
+        console.print(f"[red]error[/red] {escape(str(err))}")
         return 2
     print_summary(run, console)
     if after:

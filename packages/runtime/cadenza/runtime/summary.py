@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cadenza.runtime.batch import BatchRun
@@ -20,7 +21,8 @@ def print_summary(run: BatchRun, console: Console | None = None) -> None:
     console.print(table)
     dead = [r for r in run.outcomes() if r["outcome"].startswith("dead_letter")]
     for record in dead[:20]:
-        console.print(f"[red]dead letter[/red] {record['element']}: {record['reason']}")
+        text = escape(f"{record['element']}: {record['reason']}")  # user text, not markup
+        console.print(f"[red]dead letter[/red] {text}")
     if len(dead) > 20:
-        console.print(f"... and {len(dead) - 20} more in {run.dead_letter_folder}")
-    console.print(f"records: {run.folder}")
+        console.print(escape(f"... and {len(dead) - 20} more in {run.dead_letter_folder}"))
+    console.print(escape(f"records: {run.folder}"))

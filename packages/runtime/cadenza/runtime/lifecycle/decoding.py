@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import apache_beam as beam
 
 from cadenza.core import DecodePolicy, MessageDecodeError, NotAnUploadEvent, decode
@@ -19,6 +21,19 @@ def event_parts(event) -> tuple[bytes, dict | None]:
     return event, None
 
 
+def received(event, data: bytes, attributes: dict | None) -> dict | None:
+    """A Pub/Sub message as it arrived (data as base64, attributes, its id when known),
+    for its dead letter: saved notifications often have no data, only attributes. None
+    for bare bytes, which the record's `message` holds whole."""
+    if attributes is None:
+        return None
+    return {
+        "message_id": getattr(event, "message_id", None) or "",
+        "data": base64.b64encode(bytes(data)).decode(),
+        "attributes": dict(attributes),
+    }
+
+
 class _DecodeFn(beam.DoFn):
     def __init__(self, job: str, policy: DecodePolicy):
         self._job, self._policy = job, policy
@@ -32,10 +47,14 @@ class _DecodeFn(beam.DoFn):
             return
         except MessageDecodeError as err:
             count(self._job, "dead_letter_decode")
-            yield beam.pvalue.TaggedOutput(
-                DEAD_LETTER,
-                DeadLetter(job=self._job, stage="decode", reason=str(err), message=bytes(data)),
+            record = DeadLetter(
+                job=self._job,
+                stage="decode",
+                reason=str(err),
+                message=bytes(data),
+                received=received(event, data, attributes),
             )
+            yield beam.pvalue.TaggedOutput(DEAD_LETTER, record)
             return
         count(self._job, "received")
         yield message

@@ -30,8 +30,9 @@ class DeadLetter:
     message: bytes = b""  # the Cadenza encoding of the message, or the bytes received
     traceback: str = ""
     at: str = attrs.field(factory=lambda: dt.datetime.now(dt.UTC).isoformat())
-    # streaming: the Pub/Sub message as received (subscription, message_id, data as
-    # base64, attributes), so it can be replayed exactly
+    # the Pub/Sub message as received (streaming: subscription, message_id, data as
+    # base64, attributes; a batch run's saved message: message_id, data, attributes),
+    # so it can be replayed exactly
     received: dict | None = None
 
     @classmethod
