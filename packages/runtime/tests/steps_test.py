@@ -315,3 +315,35 @@ def test_an_unexpected_error_in_a_step_dead_letters_the_element(tmp_path):
         assert_that(
             dead, equal_to([("e1", "outputs", "unexpected error in outputs", True)]), label="dead"
         )
+
+
+class _CountsBytes(Describe):
+    """Describe, counting the bytes it read; an input "sleep N" counts, then sleeps."""
+
+    def process(self, ctx):
+        data = ctx.inputs["audio"].read_bytes()
+        ctx.metrics.counter("bytes_seen").inc(len(data))
+        ctx.metrics.distribution("sizes").update(len(data))
+        return super().process(ctx)
+
+
+@pytest.mark.parametrize("timeout", ["", "execution: {timeout_s: 1}"])
+def test_the_logics_metrics_count_with_or_without_a_timeout_but_not_abandoned_calls(
+    tmp_path, timeout
+):
+    from apache_beam.metrics.metric import MetricsFilter
+
+    config = make_config(tmp_path, timeout)
+    put_input(tmp_path, "a", "hello")
+    put_input(tmp_path, "b", "hello!")
+    put_input(tmp_path, "slow", "sleep 3")
+    elements = ["a", "b"] + (["slow"] if timeout else [])
+    p = beam.Pipeline(runner=FnApiRunner())
+    _ = p | beam.Create([Message(element=e) for e in elements]) | RunLogic(config, _CountsBytes())
+    result = p.run()
+    result.wait_until_finish()
+    query = result.metrics().query(MetricsFilter().with_namespace("cadenza.describe"))
+    counted = {c.key.metric.name: c.committed for c in query["counters"]}
+    sizes = {d.key.metric.name: d.committed.sum for d in query["distributions"]}
+    assert counted["bytes_seen"] == 11, "the abandoned call's count is not in it"
+    assert sizes["sizes"] == 11

@@ -152,16 +152,48 @@ class _DigestingReader(io.BufferedIOBase):
 
 
 class JobMetrics:
-    """Beam metrics in the job's namespace: `ctx.metrics.counter("hashes").inc(n)`."""
+    """Beam metrics in the job's namespace: `ctx.metrics.counter("hashes").inc(n)`,
+    `ctx.metrics.distribution("ms").update(v)`.
 
-    def __init__(self, job: str):
+    `deferred=True` (logic run on a thread of its own, for its timeout: Beam keeps
+    metrics per thread) records the updates, and `apply()`, on the step's thread, makes
+    them; the updates of a call abandoned at its timeout are never applied."""
+
+    def __init__(self, job: str, *, deferred: bool = False):
         self._namespace = f"cadenza.{job}"
+        self._updates: list | None = [] if deferred else None
 
     def counter(self, name: str):
-        return Metrics.counter(self._namespace, name)
+        if self._updates is None:
+            return Metrics.counter(self._namespace, name)
+        return _DeferredMetric(self._updates, Metrics.counter(self._namespace, name))
 
     def distribution(self, name: str):
-        return Metrics.distribution(self._namespace, name)
+        if self._updates is None:
+            return Metrics.distribution(self._namespace, name)
+        return _DeferredMetric(self._updates, Metrics.distribution(self._namespace, name))
+
+    def apply(self) -> None:
+        """Makes the recorded updates (deferred metrics) on this thread."""
+        updates, self._updates = self._updates or [], []
+        for method, args in updates:
+            method(*args)
+
+
+class _DeferredMetric:
+    """A counter or distribution whose updates wait in a list for `JobMetrics.apply`."""
+
+    def __init__(self, updates: list, metric):
+        self._updates, self._metric = updates, metric
+
+    def inc(self, n: int = 1) -> None:
+        self._updates.append((self._metric.inc, (n,)))
+
+    def dec(self, n: int = 1) -> None:
+        self._updates.append((self._metric.dec, (n,)))
+
+    def update(self, value) -> None:
+        self._updates.append((self._metric.update, (value,)))
 
 
 class ElementLogger(logging.LoggerAdapter):

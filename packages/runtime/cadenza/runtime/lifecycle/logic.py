@@ -161,12 +161,16 @@ class _RunLogicFn(beam.DoFn):
 
     def _call_once(self, ctx: ElementContext):
         timeout = self._config.execution.timeout_s
-        call = _Call(self._logic.process, ctx)
         if timeout is None:  # nothing to abandon: no thread to start and join
+            call = _Call(self._logic.process, ctx)
             call.run()
-        elif not call.run_within(timeout):  # abandoned: its result, if any, is never used
-            count(self._config.job_name, "abandoned_logic_calls")
-            raise LogicTimeout(f"process() took longer than {timeout} s")
+        else:  # its metrics wait for this thread: Beam keeps them per thread
+            metrics = JobMetrics(self._config.job_name, deferred=True)
+            call = _Call(self._logic.process, attrs.evolve(ctx, metrics=metrics))
+            if not call.run_within(timeout):  # abandoned: its result is never used
+                count(self._config.job_name, "abandoned_logic_calls")
+                raise LogicTimeout(f"process() took longer than {timeout} s")
+            metrics.apply()
         if isinstance(call.error, Exception):
             raise call.error
         if call.error is not None:  # SystemExit and the like: a failure of this element only
