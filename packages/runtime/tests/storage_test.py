@@ -16,10 +16,12 @@ from cadenza.runtime import local_files
 from cadenza.runtime.storage import (
     digest,
     exists,
+    gcs_client,
     list_folder,
     open_for_reading,
     read_bytes,
     read_provenance,
+    release_gcs_client,
     write_atomically,
     write_provenance,
 )
@@ -273,3 +275,19 @@ def test_a_folder_removed_between_writes_is_made_again(tmp_path):
     assert write_atomically(f"{folder}/b.json", b"2", overwrite=False, durable=False)
     assert write_atomically(f"{folder}/c.json", b"3")
     assert sorted(p.name for p in folder.iterdir()) == ["b.json", "c.json"]  # no temporaries
+
+
+@pytest.mark.usefixtures("emulators")
+def test_a_thread_per_call_reuses_the_clients_its_predecessors_gave_back():
+    used = []
+
+    def call():
+        used.append(gcs_client())
+        assert gcs_client() is used[-1]  # one client per thread while it runs
+        release_gcs_client()
+
+    for _ in range(5):
+        thread = threading.Thread(target=call)
+        thread.start()
+        thread.join()
+    assert all(client is used[0] for client in used)

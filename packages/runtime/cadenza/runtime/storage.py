@@ -60,16 +60,31 @@ def split_gcs_path(path: str) -> tuple[str, str]:
 
 
 _clients = threading.local()
+_idle_clients: list = []  # clients of threads that ended, for the next short-lived thread
 
 
 def gcs_client():
-    """This thread's google-cloud-storage client (STORAGE_EMULATOR_HOST is honoured)."""
+    """This thread's google-cloud-storage client (STORAGE_EMULATOR_HOST is honoured): one
+    made for it, or one a short-lived thread gave back (`release_gcs_client`)."""
     client = getattr(_clients, "client", None)
     if client is None:
-        from google.cloud import storage
+        try:
+            client = _idle_clients.pop()
+        except IndexError:
+            from google.cloud import storage
 
-        client = _clients.client = storage.Client()
+            client = storage.Client()
+        _clients.client = client
     return client
+
+
+def release_gcs_client() -> None:
+    """Gives this thread's client, if it has one, to the next thread that needs one: a
+    thread that ends calls it, so a thread per call does not make a client per call."""
+    client = getattr(_clients, "client", None)
+    if client is not None:
+        _clients.client = None
+        _idle_clients.append(client)
 
 
 def write_atomically(

@@ -34,6 +34,7 @@ from cadenza.runtime.api import (
 )
 from cadenza.runtime.lifecycle._step import Step, count
 from cadenza.runtime.lifecycle.records import DEAD_LETTER, DeadLetter
+from cadenza.runtime.storage import release_gcs_client
 
 LOGGER = logging.getLogger("cadenza.job")
 ALWAYS_TRANSIENT = (ConnectionError, TimeoutError)
@@ -115,9 +116,15 @@ class _Call:
         except BaseException as err:  # handed to the caller, which decides
             self.error = err
 
+    def _run_on_thread(self):
+        try:
+            self.run()
+        finally:
+            release_gcs_client()  # for the next call's thread
+
     def run_within(self, timeout: float) -> bool:
         """Runs on a daemon thread; False if it has not returned after `timeout` s."""
-        thread = threading.Thread(target=self.run, daemon=True, name="cadenza-logic")
+        thread = threading.Thread(target=self._run_on_thread, daemon=True, name="cadenza-logic")
         thread.start()
         thread.join(timeout)
         return not thread.is_alive()
