@@ -1,6 +1,7 @@
 """Input handles: what the logic reads, and the digest the outputs' provenance records
 of it, taken as the logic reads so that the input is not fetched a second time."""
 
+import gzip
 import hashlib
 import io
 import os
@@ -97,3 +98,30 @@ def test_the_provenance_digest_is_taken_from_the_logics_own_read(gcs_bucket, tmp
     assert run.counts() == {"processed": 1}
     provenance = read_provenance(f"gs://{gcs_bucket}/out/t1.json")
     assert provenance["inputs"]["audio"] == sha(b"hello")
+
+
+def test_lines_come_from_the_streams_readline_and_give_the_digest_at_the_end(tmp_path):
+    text = b"".join(b"line %d\n" % i for i in range(1000)) + b"last, no newline"
+    path = tmp_path / "lines.txt"
+    path.write_bytes(text)
+    handle = InputHandle("audio", str(path))
+    with handle.open() as stream:
+        lines = list(stream)
+    assert lines[0] == b"line 0\n" and lines[-1] == b"last, no newline" and len(lines) == 1001
+    assert handle.read_digest == sha(text)
+
+
+@pytest.mark.usefixtures("emulators")
+def test_a_compressed_remote_input_is_copied_as_stored_like_a_local_one(gcs_bucket, tmp_path):
+    packed = gzip.compress(CONTENT)
+    storage.Client().bucket(gcs_bucket).blob("in/x.gz").upload_from_string(packed)
+    (tmp_path / "x.gz").write_bytes(packed)
+    for path in (f"gs://{gcs_bucket}/in/x.gz", str(tmp_path / "x.gz")):
+        handle = InputHandle("audio", path)
+        with handle.local_path() as local:
+            assert local.suffix == ".gz" and local.read_bytes() == packed, path
+        with handle.open() as stream:  # a stream reads it decompressed, as Beam does
+            assert stream.read() == CONTENT
+        with handle.open() as stream:
+            assert b"".join(stream) == CONTENT  # line by line too
+        assert handle.read_digest == sha(CONTENT)

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, BinaryIO
 
 import attrs
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.metrics import Metrics
 
 from cadenza.core import DataLocation, JobConfig, Message
@@ -83,14 +84,20 @@ class InputHandle:
 
     @contextlib.contextmanager
     def local_path(self) -> Iterator[pathlib.Path]:
-        """A local file path for libraries that need one (copied from remote storage)."""
+        """A local file path for libraries that need one (copied from remote storage):
+        the file as stored, compressed suffixes (.gz) included, as a local input's own
+        path gives it."""
         if "://" not in self.path:
             yield pathlib.Path(self.path)
             return
         suffix = os.path.splitext(self.path)[1]
+        compressed = storage.detect_compression(self.path) != CompressionTypes.UNCOMPRESSED
         with tempfile.TemporaryDirectory(prefix="cadenza-input-") as scratch:
             local = pathlib.Path(scratch) / f"{self.name}{suffix}"
-            with self.open() as src, open(local, "wb") as dst:
+            # a compressed file is copied raw, and its digest left to the writer (the
+            # provenance digests content as open() reads it: decompressed)
+            source = storage.open_raw(self.path) if compressed else self.open()
+            with source as src, open(local, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
             yield local
 
@@ -107,7 +114,8 @@ class _DigestingReader(io.BufferedIOBase):
 
     def read(self, size: int | None = -1) -> bytes:
         size = -1 if size is None else size
-        data = self._stream.read(size)
+        # read() without a size: Beam's decompressing streams read nothing for read(-1)
+        data = self._stream.read() if size < 0 else self._stream.read(size)
         if self._sha is not None:
             self._sha.update(data)
             if size < 0 or (size > 0 and not data):  # read to the end
@@ -117,6 +125,17 @@ class _DigestingReader(io.BufferedIOBase):
 
     def read1(self, size: int = -1) -> bytes:
         return self.read(size)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        """A line from the stream's own readline (iterating lines is not byte by byte)."""
+        size = -1 if size is None else size
+        data = self._stream.readline() if size < 0 else self._stream.readline(size)
+        if self._sha is not None:
+            self._sha.update(data)
+            if not data:  # the end
+                self._on_digest("sha256:" + self._sha.hexdigest())
+                self._sha = None
+        return data
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         before = self._stream.tell() if self._sha is not None else None

@@ -287,6 +287,13 @@ def open_for_reading(path: str):
     return FileSystems.open(path)
 
 
+def open_raw(path: str):
+    """A binary stream of the file as stored, never decompressed (whatever its suffix)."""
+    if is_local(path):
+        return open(path, "rb")
+    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
 def read_bytes(path: str) -> bytes:
     """The whole file (decompressed by suffix, like `open_for_reading`); one request on
     `gs://`."""
