@@ -41,6 +41,7 @@ import attrs
 from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.gcp.pubsub import PubsubMessage
+from apache_beam.metrics.metric import MetricsFilter
 
 from cadenza.core import ConfigError, JobConfig, Message, encode
 from cadenza.core.config import FileInput, ListingInput
@@ -132,6 +133,9 @@ class BatchRun:
     folder: str
     dead_letter_folder: str
     elements: int
+    # the job's Beam counters when the runner reports them (retries, outputs kept,
+    # lookups...: what the records do not say); None on runners without metrics
+    counters: dict[str, int] | None = None
 
     @property
     def events_folder(self) -> str:
@@ -215,4 +219,22 @@ def run_batch(
         _ = routed | "Record" >> beam.ParDo(
             RecordResults(config.job_name, folder, dead_folder, topic)
         ).with_output_types(str)
-    return BatchRun(config, config.job_name, run_id, folder, dead_folder, len(events))
+    counters = runner_counters(pipeline.result, config.job_name)
+    return BatchRun(
+        config, config.job_name, run_id, folder, dead_folder, len(events), counters=counters
+    )
+
+
+def runner_counters(result, job: str) -> dict[str, int] | None:
+    """The job's Beam counters (`cadenza.<job>`: the lifecycle's and the logic's own), or
+    None where the runner reports no metrics (the DaskRunner)."""
+    try:
+        query = result.metrics().query(MetricsFilter().with_namespace(f"cadenza.{job}"))
+    except (NotImplementedError, AttributeError):
+        return None
+    counters: dict[str, int] = {}
+    for counter in query["counters"]:
+        value = counter.committed if counter.committed is not None else counter.attempted
+        name = counter.key.metric.name
+        counters[name] = counters.get(name, 0) + (value or 0)
+    return dict(sorted(counters.items()))

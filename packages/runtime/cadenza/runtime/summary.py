@@ -19,6 +19,15 @@ def print_summary(run: BatchRun, console: Console | None = None) -> None:
         style = "red" if outcome.startswith("dead_letter") else None
         table.add_row(outcome, str(n), style=style)
     console.print(table)
+    unrecorded = run.elements - sum(counts.values())
+    if unrecorded > 0:  # storage events other than uploads end without a record
+        console.print(
+            f"{unrecorded} event(s) without an outcome: storage notifications that are not "
+            "uploads (deletes, metadata changes) are ignored, and a message given twice "
+            "is recorded once"
+        )
+    if run.counters:  # the runner's counters: what happened on the way
+        console.print(escape("counters: " + ", ".join(f"{k} {v}" for k, v in run.counters.items())))
     dead = [r for r in run.outcomes() if r["outcome"].startswith("dead_letter")]
     for record in dead[:20]:
         text = escape(f"{record['element']}: {record['reason']}")  # user text, not markup
