@@ -4,11 +4,13 @@
     bazel run //jobs/fingerprint:cli -- identify --db DIR --format jsonl QUERY...
 
 `index` adds audio files, or folders of them (recursively), to the index at DIR; a
-track's id is its file name without the extension. `identify` prints one JSON object
-per query and line: query, match, offset_s, score, confidence, latency_s (decoding
-included), plus `error` when the file could not be read. Relative paths are relative
-to the directory the command was started from. A bad file is reported (which, and why)
-and the others still run; the exit status is 1 if any file failed, 2 on usage errors.
+track's id is its file name without the extension, and a file whose id another file
+already holds is refused. `identify` prints one JSON object per query and line: query,
+match, offset_s, score, confidence, latency_s (decoding included), plus `copies` when
+identical copies in the index tie and `error` when the file could not be read. Relative
+paths are relative to the directory the command was started from. A bad file is
+reported (which, and why) and the others still run; the exit status is 1 if any file
+failed, 2 on usage errors.
 """
 
 from __future__ import annotations
@@ -27,20 +29,29 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from cadenza.audio.decode import decode_audio
 from cadenza.audio.errors import AudioDecodeError
-from cadenza.audio.fingerprint import FINGERPRINT_SAMPLE_RATE, FingerprintIndex, IndexFormatError
+from cadenza.audio.fingerprint import FINGERPRINT_SAMPLE_RATE, AddReport, FingerprintIndex
 
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif"})
 #: make added tracks durable at least this often (a crash loses at most this much work)
 COMMIT_EVERY_S = 5.0
 
 
+class TrackIdClash(Exception):
+    """Two different files would get the same track id (their name without extension)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     base = pathlib.Path(os.environ.get("BUILD_WORKING_DIRECTORY", os.getcwd()))
     errors = Console(stderr=True, emoji=False, highlight=False, soft_wrap=True)
+    db = args.db if "://" in args.db else base / args.db  # the store refuses remote paths
     try:
-        index = FingerprintIndex.open(base / args.db, create=args.command == "index")
-    except (FileNotFoundError, IndexFormatError) as error:
+        index = FingerprintIndex.open(db, create=args.command == "index")
+    except (FileNotFoundError, ValueError) as error:  # IndexFormatError, a remote path
         errors.print(f"[red]error[/red] --db {escape(args.db)}: {escape(str(error))}")
         return 2
     if args.command == "index":
@@ -76,8 +87,9 @@ def audio_files(paths: Sequence[str], base: pathlib.Path) -> Iterator[tuple[str,
 def index_files(index, paths, base, errors: Console) -> int:
     files = list(audio_files(paths, base))
     failed: list[tuple[str, str]] = []
-    added = skipped = 0
-    seconds = 0.0
+    taken: dict[str, tuple[str, pathlib.Path]] = {}  # track id -> the file that gave it
+    reports: list[AddReport] = []
+    present = 0
     last_commit = time.monotonic()
     with Progress(
         TextColumn("[bold]indexing[/bold] {task.completed}/{task.total}"),
@@ -88,27 +100,60 @@ def index_files(index, paths, base, errors: Console) -> int:
         disable=not errors.is_terminal,
     ) as progress:
         task = progress.add_task("index", total=len(files), file="")
-        for given, path in files:
-            progress.update(task, file=given)
-            try:
-                audio = decode_audio(path, FINGERPRINT_SAMPLE_RATE, name=given)
-                index.add(path.stem, audio)
-                seconds += audio.duration_s
-            except AudioDecodeError as error:
-                failed.append((given, error.reason))
-                errors.print(f"[red]skipped[/red] {escape(given)}: {escape(error.reason)}")
-            if time.monotonic() - last_commit > COMMIT_EVERY_S:
-                report = index.commit()
-                added, skipped = added + len(report.added), skipped + len(report.already_present)
-                last_commit = time.monotonic()
-            progress.advance(task)
-        report = index.commit()
-        added, skipped = added + len(report.added), skipped + len(report.already_present)
+        try:
+            for given, path in files:
+                progress.update(task, file=given)
+                try:
+                    present += _index_file(index, given, path, taken)
+                except (AudioDecodeError, TrackIdClash, MemoryError) as error:
+                    reason = getattr(error, "reason", None) or f"{type(error).__name__}: {error}"
+                    failed.append((given, reason))
+                    errors.print(f"[red]skipped[/red] {escape(given)}: {escape(reason)}")
+                if time.monotonic() - last_commit > COMMIT_EVERY_S:
+                    reports.append(index.commit())
+                    last_commit = time.monotonic()
+                progress.advance(task)
+        finally:  # whatever happens, keep what was fingerprinted
+            reports.append(index.commit())
+    added = [track for report in reports for track in report.added]
+    present += sum(len(report.already_present) for report in reports)
+    hours = sum(track.duration_s for track in added) / 3600
     errors.print(
-        f"indexed {added} tracks ({seconds / 3600:.2f} h of audio) into {index.store.directory}; "
-        f"{skipped} already there, {len(failed)} failed"
+        f"indexed {len(added)} tracks ({hours:.2f} h of audio) into {index.store.directory}; "
+        f"{present} already there, {len(failed)} failed"
     )
     return 1 if failed else 0
+
+
+def _index_file(index, given: str, path: pathlib.Path, taken: dict) -> int:
+    """Adds one file to `index`; 1 if its track is already there (the same audio), else 0.
+
+    Raises `TrackIdClash` if its id is taken by another file in this run, or by a stored
+    track of another length (different audio under the same file name).
+    """
+    track_id = path.stem
+    if track_id in taken:
+        first_given, first_path = taken[track_id]
+        if first_path.resolve() == path.resolve():
+            return 1
+        raise TrackIdClash(
+            f"track id {track_id!r} is already taken by {first_given} in this run "
+            "(a track's id is its file name without the extension): rename one of them"
+        )
+    audio = decode_audio(path, FINGERPRINT_SAMPLE_RATE, name=given)
+    stored = index.track(track_id)
+    if stored is not None:
+        if abs(stored.duration_s - audio.duration_s) > 1e-6:
+            raise TrackIdClash(
+                f"the index already holds a different track {track_id!r} "
+                f"({stored.duration_s:.3f} s, this file is {audio.duration_s:.3f} s): "
+                "rename the file to add it"
+            )
+        taken[track_id] = (given, path)
+        return 1
+    index.add(track_id, audio)
+    taken[track_id] = (given, path)
+    return 0
 
 
 def identify_files(index, queries, base, errors: Console, out) -> int:
@@ -118,15 +163,28 @@ def identify_files(index, queries, base, errors: Console, out) -> int:
         record = {"query": given}
         try:
             audio = decode_audio(path, FINGERPRINT_SAMPLE_RATE, name=given)
-            record.update(index.identify(audio).to_json())
-        except AudioDecodeError as error:
+            record.update(_identify(index, audio))
+        except (AudioDecodeError, MemoryError) as error:
             failed += 1
-            record.update(match=None, offset_s=None, score=0, confidence=0.0, error=error.reason)
-            errors.print(f"[red]failed[/red] {escape(given)}: {escape(error.reason)}")
+            reason = getattr(error, "reason", None) or f"{type(error).__name__}: {error}"
+            record.update(match=None, offset_s=None, score=0, confidence=0.0, error=reason)
+            errors.print(f"[red]failed[/red] {escape(given)}: {escape(reason)}")
         record["latency_s"] = round(time.perf_counter() - started, 4)
         out.write(json.dumps(record) + "\n")
         out.flush()
     return 1 if failed else 0
+
+
+def _identify(index: FingerprintIndex, audio) -> dict:
+    """The JSON fields for one query. When the catalog holds the same audio under several
+    ids (a tie `identify` cannot break), `match` is the first and `copies` the others."""
+    match = index.identify(audio)
+    if match.track is not None:
+        return match.to_json()
+    group = index.identify_all(audio)
+    if len(group) < 2:
+        return match.to_json()
+    return {**group[0].to_json(), "copies": [m.track for m in group[1:]]}
 
 
 if __name__ == "__main__":

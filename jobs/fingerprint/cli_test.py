@@ -1,5 +1,6 @@
 """The command line, run as other tools will run it: a subprocess, JSON lines out."""
 
+import io
 import json
 import pathlib
 import subprocess
@@ -93,3 +94,72 @@ def test_identify_without_an_index_is_a_usage_error(tmp_path):
 def test_the_interface_is_exactly_as_documented(tmp_path):
     result = cli("identify", "--db", "db", "--format", "csv", "x.wav", cwd=tmp_path)
     assert result.returncode == 2 and "invalid choice: 'csv'" in result.stderr
+
+
+def flac_claiming_2_to_the_35_frames() -> bytes:
+    """A valid 1 s FLAC whose header claims 2^35 more frames (128 GiB if allocated)."""
+    buffer = io.BytesIO()
+    soundfile.write(buffer, melody(1, 9, 8000), 8000, format="FLAC")
+    data = bytearray(buffer.getvalue())
+    data[8 + 13] = (data[8 + 13] & 0xF0) | 0x8  # STREAMINFO total samples, bits 32-35
+    return bytes(data)
+
+
+def test_a_file_that_cannot_be_decoded_is_reported_and_the_others_still_run(tmp_path):
+    soundfile.write(tmp_path / "good.wav", melody(20, 4, RATE), RATE)
+    (tmp_path / "bomb.flac").write_bytes(flac_claiming_2_to_the_35_frames())
+    indexed = cli("index", "--db", "db", "good.wav", "bomb.flac", cwd=tmp_path)
+    assert indexed.returncode == 1, indexed.stderr
+    assert "skipped bomb.flac: corrupt: FLAC header declares 34359746368 frames" in indexed.stderr
+    assert "indexed 1 tracks" in indexed.stderr and "Traceback" not in indexed.stderr
+    manifest = json.loads((tmp_path / "db" / "manifest.json").read_text())
+    assert [t["track_id"] for t in manifest["tracks"]] == ["good"]
+    found = cli("identify", "--db", "db", "bomb.flac", "good.wav", cwd=tmp_path)
+    assert found.returncode == 1 and "Traceback" not in found.stderr
+    bomb, good = [json.loads(line) for line in found.stdout.splitlines()]
+    assert bomb["match"] is None and "declares 34359746368 frames" in bomb["error"]
+    assert good["match"] == "good"
+
+
+def test_identical_copies_in_the_index_are_reported_together(tmp_path):
+    song = melody(30, 5, RATE)
+    for name in ("hit.wav", "hit-remaster.flac"):
+        soundfile.write(tmp_path / name, song, RATE)
+    soundfile.write(tmp_path / "other.wav", melody(30, 6, RATE), RATE)
+    soundfile.write(tmp_path / "query.wav", song[10 * RATE : 15 * RATE], RATE)
+    soundfile.write(tmp_path / "query-other.wav", melody(30, 6, RATE)[: 5 * RATE], RATE)
+    indexed = cli("index", "--db", "db", "hit.wav", "hit-remaster.flac", "other.wav", cwd=tmp_path)
+    assert indexed.returncode == 0, indexed.stderr
+    result = cli("identify", "--db", "db", "query.wav", "query-other.wav", cwd=tmp_path)
+    tied, single = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {tied["match"], *tied["copies"]} == {"hit", "hit-remaster"}
+    assert len(tied["copies"]) == 1 and abs(tied["offset_s"] - 10) <= 0.1
+    assert tied["confidence"] > 0.5
+    assert single["match"] == "other" and "copies" not in single
+
+
+def test_different_files_with_one_track_id_are_refused_naming_both(tmp_path):
+    for folder, seed, seconds in [("a", 1, 20), ("b", 2, 40), ("c", 3, 30)]:
+        (tmp_path / folder).mkdir()
+        soundfile.write(tmp_path / folder / "song.wav", melody(seconds, seed, RATE), RATE)
+    first = cli("index", "--db", "db", "a", "b", "a/song.wav", cwd=tmp_path)
+    assert first.returncode == 1
+    assert "skipped b/song.wav: track id 'song' is already taken by a/song.wav" in first.stderr
+    assert "indexed 1 tracks (0.01 h of audio)" in first.stderr  # 20 s, not 60 s
+    assert "1 already there, 1 failed" in first.stderr  # a/song.wav given twice
+    later = cli("index", "--db", "db", "c/song.wav", "a/song.wav", cwd=tmp_path)
+    assert later.returncode == 1
+    assert "skipped c/song.wav: the index already holds a different track 'song'" in later.stderr
+    assert "indexed 0 tracks (0.00 h of audio)" in later.stderr
+    assert "1 already there, 1 failed" in later.stderr
+
+
+def test_a_db_that_is_not_a_local_index_is_a_usage_error(tmp_path):
+    (tmp_path / "music").mkdir()
+    soundfile.write(tmp_path / "music" / "q.wav", melody(5, 1, RATE), RATE)
+    not_index = cli("identify", "--db", "music", "music/q.wav", cwd=tmp_path)
+    assert not_index.returncode == 2 and not_index.stdout == ""
+    assert "--db music:" in not_index.stderr and "has no manifest.json" in not_index.stderr
+    remote = cli("index", "--db", "gs://bucket/db", "music", cwd=tmp_path)
+    assert remote.returncode == 2 and "a fingerprint index is a local folder" in remote.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["music"]

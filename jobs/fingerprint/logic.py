@@ -19,11 +19,19 @@ from cadenza.audio.fingerprint.landmarks import FRAME_S, REFERENCE, landmarks
 from cadenza.runtime import JobLogic, Result
 
 
+def _local_folder(instance, attribute, value) -> None:
+    if "://" in value:
+        raise ValueError(
+            f"{attribute.name!r} must be a local folder for the catalog index, "
+            f"not {value!r} (remote paths are not supported)"
+        )
+
+
 @attrs.frozen
 class Params:
-    """job.yaml `params`: where the catalog index lives, and the matching window."""
+    """job.yaml `params`: the catalog index's local folder, and the matching window."""
 
-    index: str
+    index: str = attrs.field(validator=[attrs.validators.instance_of(str), _local_folder])
     window_s: float = attrs.field(default=10.0, validator=attrs.validators.gt(0))
 
 

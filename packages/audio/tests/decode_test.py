@@ -135,3 +135,29 @@ def test_bad_paths_raise_naming_the_path_and_the_reason(tmp_path):
             decode_audio(path)
         assert raised.value.source == str(path)
         assert str(path) in str(raised.value)
+
+
+def test_a_header_claiming_a_huge_length_is_refused_without_allocating_it():
+    data = bytearray(encode(tone(440.0, 8000, seconds=1.0), 8000, "FLAC", "PCM_16"))
+    data[8 + 13] = (data[8 + 13] & 0xF0) | 0x8  # STREAMINFO total samples: 2^35 + 8000
+    assert soundfile.info(io.BytesIO(bytes(data))).frames > 2**35
+    with pytest.raises(AudioDecodeError) as raised:
+        decode_audio(bytes(data), 22050, name="bomb.flac")
+    assert raised.value.source == "bomb.flac"
+    assert f"declares {2**35 + 8000} frames" in raised.value.reason
+
+
+def test_audio_longer_than_one_read_block_decodes_whole():
+    rate, channels = 8000, 8  # 8 x 300,000 samples: more than one 2^21-sample block
+    samples = np.stack([tone(440.0, rate, seconds=37.5)] * channels, axis=1)
+    audio = decode_audio(encode(samples, rate), None, name="long.wav")
+    assert len(audio.samples) == 300_000 and audio.source_channels == channels
+    np.testing.assert_allclose(audio.samples, samples[:, 0], atol=1e-4)
+
+
+@pytest.mark.parametrize("fmt", ["AIFF", "W64", "RF64", "WAV"])
+def test_a_container_cut_short_is_refused_as_truncated(fmt):
+    data = encode(tone(440.0, 22050), 22050, fmt)
+    assert decode_audio(data, None).duration_s == SECONDS
+    with pytest.raises(AudioDecodeError, match=f"truncated: the {fmt} data chunk lacks"):
+        decode_audio(data[: len(data) // 2], None, name=f"half.{fmt.lower()}")

@@ -172,6 +172,43 @@ def test_a_damaged_manifest_is_reported_with_its_path(tmp_path):
         FingerprintIndex.open(tmp_path / "missing", create=False)
 
 
+def test_a_folder_that_is_not_an_index_or_a_damaged_one_is_reported_by_file(tmp_path):
+    (tmp_path / "music").mkdir()
+    (tmp_path / "music" / "song.wav").write_bytes(b"RIFF")
+    with pytest.raises(IndexFormatError, match=r"music is not a fingerprint index: it has no"):
+        FingerprintIndex.open(tmp_path / "music", create=False)
+    index = FingerprintIndex.open(tmp_path / "db")
+    index.add("song-1", TRACKS["song-1"])
+    index.commit()
+    manifest_path = tmp_path / "db" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    segment = tmp_path / "db" / f"{manifest['segments'][0]}.hash"
+    segment.write_bytes(segment.read_bytes()[:-1])
+    with pytest.raises(IndexFormatError, match=rf"{segment.name} is damaged: \d+ bytes is not"):
+        FingerprintIndex.open(tmp_path / "db")
+    del manifest["segments"]
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexFormatError, match="expected 'segments' to be list, found nothing"):
+        FingerprintIndex.open(tmp_path / "db", create=False)
+
+
+@pytest.mark.parametrize("remote", ["gs://bucket/index", "s3://bucket/index"])
+def test_a_remote_index_path_is_refused_not_made_a_local_folder(tmp_path, monkeypatch, remote):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=f"{remote!r}: a fingerprint index is a local folder"):
+        FingerprintIndex.open(remote)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_membership_sees_what_another_instance_committed(tmp_path):
+    first, second = FingerprintIndex.open(tmp_path / "db"), FingerprintIndex.open(tmp_path / "db")
+    assert "song-3" not in second and second.track("song-3") is None
+    first.add("song-3", TRACKS["song-3"])
+    first.commit()
+    assert "song-3" in second
+    assert second.track("song-3").duration_s == pytest.approx(60.0)
+
+
 def test_overlaps_find_an_excerpt_and_a_reupload(index):
     clip = excerpt("song-6", 20, 25)
     (overlap,) = find_overlaps(index, clip)

@@ -147,3 +147,21 @@ def test_measure_loudness_reports_all_three():
     assert measured.integrated_lufs == pytest.approx(-9.01, abs=0.05)
     assert measured.rms_dbfs == pytest.approx(-9.01, abs=0.01)
     assert measured.peak_dbfs == pytest.approx(-6.0, abs=0.01)
+
+
+@pytest.mark.parametrize("sample_rate", [2000, 3000, 4000, 6000])
+def test_rates_below_the_filters_minimum_are_measured_upsampled(sample_rate):
+    """The ~1.7 kHz shelf is undefined at or above Nyquist (rates up to 3364 Hz) and
+    warped near it: such audio is measured at 8 kHz, like audio recorded there."""
+    tone = sine(-20.0, 3.0, sample_rate, hz=300.0)
+    at_8k = integrated_loudness(sine(-20.0, 3.0, 8000, hz=300.0), 8000)
+    assert np.isfinite(at_8k)
+    assert integrated_loudness(tone, sample_rate) == pytest.approx(at_8k, abs=0.05)
+    assert measure_loudness(stereo(tone), sample_rate).integrated_lufs == pytest.approx(
+        at_8k + 3.01, abs=0.05
+    )
+
+
+def test_the_k_weighting_filter_refuses_rates_it_cannot_be_designed_at():
+    with pytest.raises(ValueError, match="needs a rate above 3364 Hz, got 3000"):
+        k_weighting_sos(3000)

@@ -51,6 +51,15 @@ def clicks(period_s, seconds, rate=RATE):
     return x
 
 
+def length_bomb() -> bytes:
+    """A 1 s FLAC whose header claims 2^35 more frames: 128 GiB if allocated at once."""
+    buffer = io.BytesIO()
+    soundfile.write(buffer, tone(440.0, 1.0, rate=8000), 8000, format="FLAC")
+    data = bytearray(buffer.getvalue())
+    data[8 + 13] = (data[8 + 13] & 0xF0) | 0x8  # STREAMINFO total samples, bits 32-35
+    return bytes(data)
+
+
 def test_decode_outputs_audio_and_dead_letters_every_failure(tmp_path):
     path = tmp_path / "a440.wav"
     path.write_bytes(wav(tone(440.0, 1.0, rate=44100), 44100))
@@ -60,6 +69,7 @@ def test_decode_outputs_audio_and_dead_letters_every_failure(tmp_path):
         ("broken", b"RIFF but not really a wave file"),
         ("missing", str(tmp_path / "missing.wav")),
         ("empty", b""),
+        ("bomb", length_bomb()),
     ]
 
     def describe(name, audio):
@@ -79,7 +89,12 @@ def test_decode_outputs_audio_and_dead_letters_every_failure(tmp_path):
         assert_that(
             described, equal_to([(n, RATE, 44100, RATE) for n in ("a440-bytes", "a440-path")])
         )
-        expected = {"broken": "Format not recognised", "missing": "no such file", "empty": "empty"}
+        expected = {
+            "broken": "Format not recognised",
+            "missing": "no such file",
+            "empty": "empty",
+            "bomb": "header declares 34359746368 frames",
+        }
         assert_that(dead_letter, reasons_are(expected), label="dead letters")
 
 

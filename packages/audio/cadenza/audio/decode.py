@@ -19,12 +19,16 @@ import numpy as np
 import soundfile
 import soxr
 
+from cadenza.audio.containers import missing_bytes
 from cadenza.audio.errors import AudioDecodeError
 
 Source = bytes | str | os.PathLike
 
 # Container formats whose header states the exact number of frames.
 _EXACT_LENGTH_FORMATS = frozenset({"WAV", "WAVEX", "AIFF", "FLAC", "W64", "RF64"})
+#: samples (frames x channels) decoded per read: memory follows the audio actually
+#: present, never a header's claim (a FLAC can declare 2^36 frames in 3 kB)
+_BLOCK_SAMPLES = 1 << 21
 
 
 @attrs.frozen(eq=False)
@@ -78,19 +82,22 @@ def decode_audio(
         with soundfile.SoundFile(io.BytesIO(data)) as handle:
             source_rate, channels, fmt = handle.samplerate, handle.channels, handle.format
             declared = handle.frames
-            frames = handle.read(dtype="float32", always_2d=True)
+            frames = _read_blocks(handle, label, declared)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
         raise AudioDecodeError(label, _reason(error, data)) from None
+    except (MemoryError, OverflowError) as error:
+        reason = f"too large to decode in memory ({type(error).__name__}: {error})"
+        raise AudioDecodeError(label, reason) from None
     if frames.shape[0] == 0:
         raise AudioDecodeError(label, f"{fmt} header but no audio frames (truncated?)")
     if fmt in _EXACT_LENGTH_FORMATS and frames.shape[0] < declared:
         raise AudioDecodeError(
             label, f"truncated: {fmt} header declares {declared} frames, found {frames.shape[0]}"
         )
-    missing = _missing_wav_bytes(data)
+    missing = missing_bytes(data)
     if missing:
         raise AudioDecodeError(
-            label, f"truncated: the WAV data chunk lacks {missing} of its declared bytes"
+            label, f"truncated: the {fmt} data chunk lacks {missing} of its declared bytes"
         )
     mono = frames.mean(axis=1) if channels > 1 else frames[:, 0]
     if not np.isfinite(mono).all():
@@ -107,22 +114,30 @@ def decode_audio(
     )
 
 
-def _missing_wav_bytes(data: bytes) -> int:
-    """How many bytes a RIFF/WAVE file's data chunk declares beyond the end of `data`."""
-    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        return 0
-    position = 12
-    while position + 8 <= len(data):
-        chunk, size = (
-            data[position : position + 4],
-            int.from_bytes(data[position + 4 : position + 8], "little"),
-        )
-        if chunk == b"data":
-            if size == 0xFFFFFFFF:  # streamed WAV: length unknown
-                return 0
-            return max(0, position + 8 + size - len(data))
-        position += 8 + size + (size & 1)
-    return 0
+def _read_blocks(handle: soundfile.SoundFile, label: str, declared: int) -> np.ndarray:
+    """Every frame of `handle` as float32 (frames, channels), read a block at a time."""
+    block = max(1, _BLOCK_SAMPLES // handle.channels)
+    blocks, total = [], 0
+    while True:
+        try:
+            part = handle.read(block, dtype="float32", always_2d=True)
+        except soundfile.LibsndfileError as error:
+            if total == 0 and declared <= block:
+                raise
+            reason = (
+                f"corrupt: {handle.format} header declares {declared} frames, "
+                f"decoding failed after {total} frames ({error})"
+            )
+            raise AudioDecodeError(label, reason) from None
+        if len(part) == 0:
+            break
+        blocks.append(part)
+        total += len(part)
+        if len(part) < block:
+            break
+    if len(blocks) == 1:
+        return blocks[0]
+    return np.concatenate(blocks) if blocks else np.zeros((0, handle.channels), np.float32)
 
 
 def _reason(error: Exception, data: bytes) -> str:

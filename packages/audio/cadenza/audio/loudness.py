@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import attrs
 import numpy as np
+import soxr
 from scipy import signal
 
 from cadenza.audio.frames import Frames, frame_times
@@ -31,6 +32,9 @@ _STEP_S = 0.100  # 75 % overlap
 _ABSOLUTE_GATE_LUFS = -70.0
 _RELATIVE_GATE_LU = -10.0
 _OFFSET_DB = -0.691  # makes a 997 Hz sine read its RMS level
+#: integrated_loudness upsamples audio below this rate: the ~1.7 kHz shelf needs a
+#: Nyquist frequency well above it (below 3.4 kHz its bilinear design is undefined)
+MIN_FILTER_RATE = 8000
 
 
 @attrs.frozen
@@ -46,7 +50,8 @@ def k_weighting_sos(sample_rate: int) -> np.ndarray:
     """BS.1770-4's K-weighting filter at `sample_rate`, as second-order sections.
 
     Stage 1 is the high-shelf "pre-filter" (+4 dB above ~1.7 kHz, the head's effect),
-    stage 2 the RLB high-pass (~38 Hz). At 48 kHz this reproduces the standard's table:
+    stage 2 the RLB high-pass (~38 Hz); rates up to 3364 Hz, where the shelf is at or
+    above Nyquist, are refused. At 48 kHz this reproduces the standard's table:
 
     >>> np.round(k_weighting_sos(48000), 8)
     array([[ 1.53512486, -2.69169619,  1.19839281,  1.        , -1.69065929,
@@ -56,6 +61,11 @@ def k_weighting_sos(sample_rate: int) -> np.ndarray:
     """
     if sample_rate <= 0:
         raise ValueError(f"sample_rate: expected a positive rate in Hz, got {sample_rate!r}")
+    if sample_rate <= 2 * _SHELF_HZ:
+        raise ValueError(
+            f"sample_rate: the K-weighting shelf at {_SHELF_HZ:.0f} Hz needs a rate above "
+            f"{2 * _SHELF_HZ:.0f} Hz, got {sample_rate!r} (integrated_loudness upsamples)"
+        )
     k = np.tan(np.pi * _SHELF_HZ / sample_rate)
     vh = 10.0 ** (_SHELF_GAIN_DB / 20.0)
     vb = vh**_SHELF_VB_EXPONENT
@@ -83,13 +93,17 @@ def integrated_loudness(
     G_i (1.0 for left, right and centre, 1.41 for the surround channels; default all
     1.0). Blocks overlap by 75 %; blocks below -70 LUFS, then blocks more than 10 LU
     below the loudness of those left, are ignored. -inf when no block passes the gates
-    (silence, or less than 400 ms of audio).
+    (silence, or less than 400 ms of audio). Audio below `MIN_FILTER_RATE` is measured
+    upsampled to that rate, where the K-weighting filter is defined.
     """
     x = np.asarray(samples, dtype=np.float64)
     if x.ndim == 1:
         x = x[:, np.newaxis]
     if x.ndim != 2:
         raise ValueError(f"samples: expected shape (n,) or (n, channels), got {x.shape}")
+    if 0 < sample_rate < MIN_FILTER_RATE and len(x):
+        x = soxr.resample(x, sample_rate, MIN_FILTER_RATE, quality="HQ").reshape(-1, x.shape[1])
+        sample_rate = MIN_FILTER_RATE
     weights = np.ones(x.shape[1]) if channel_weights is None else np.asarray(channel_weights)
     if weights.shape != (x.shape[1],):
         raise ValueError(

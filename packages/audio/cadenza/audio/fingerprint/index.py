@@ -25,7 +25,7 @@ import soxr
 from cadenza.audio.decode import Audio
 from cadenza.audio.fingerprint import landmarks, matching
 from cadenza.audio.fingerprint.segment_store import SegmentStore
-from cadenza.audio.fingerprint.store import AddReport, FingerprintStore, PendingTrack
+from cadenza.audio.fingerprint.store import AddReport, FingerprintStore, PendingTrack, TrackRecord
 
 #: Speed changes tried when the excerpt does not match as it is: a query played 2%
 #: fast is resampled back by each factor in turn (pitch and tempo move together).
@@ -62,7 +62,8 @@ class FingerprintIndex:
 
     @classmethod
     def open(cls, directory: str | os.PathLike, *, create: bool = True) -> FingerprintIndex:
-        """The index in `directory` (the embedded `SegmentStore`), created if missing."""
+        """The index in local folder `directory` (the embedded `SegmentStore`), created if
+        missing; with `create=False` the folder must hold an index already."""
         return cls(SegmentStore(directory, create=create))
 
     def add(self, track_id: str, audio: Audio | np.ndarray) -> int:
@@ -86,7 +87,12 @@ class FingerprintIndex:
         return self.store.add_tracks(pending)
 
     def __contains__(self, track_id: str) -> bool:
-        return any(t.track_id == track_id for t in self.store.tracks())
+        return self.track(track_id) is not None
+
+    def track(self, track_id: str) -> TrackRecord | None:
+        """The stored record of `track_id` (as committed by any process), or None."""
+        self.store.refresh()
+        return next((t for t in self.store.tracks() if t.track_id == track_id), None)
 
     def identify(self, audio: Audio | np.ndarray, *, speeds: bool = True) -> Match:
         """The stored track and offset this excerpt comes from, or a Match with track None.

@@ -38,6 +38,8 @@ MANIFEST = "manifest.json"
 FORMAT = "cadenza-fingerprint-segments/1"
 MAX_SEGMENTS = 8  # merge all segments into one beyond this many
 _MAX_VALUE = 2**32 - 1
+#: what a manifest must hold besides its format, and of which type
+_MANIFEST_KEYS = {"generation": int, "next_frame": int, "segments": list, "tracks": list}
 
 
 class IndexFormatError(ValueError):
@@ -48,6 +50,11 @@ class SegmentStore(FingerprintStore):
     """Sorted, memory-mapped segments under one folder (created if missing)."""
 
     def __init__(self, directory: str | os.PathLike, *, create: bool = True):
+        if "://" in os.fspath(directory):
+            raise ValueError(
+                f"{os.fspath(directory)!r}: a fingerprint index is a local folder; "
+                "remote paths (gs://, s3://, ...) are not supported"
+            )
         self.directory = pathlib.Path(directory)
         if not self.directory.exists():
             if not create:
@@ -55,6 +62,10 @@ class SegmentStore(FingerprintStore):
             self.directory.mkdir(parents=True)
         elif not self.directory.is_dir():
             raise IndexFormatError(f"{self.directory} is a file, not an index folder")
+        elif not create and not (self.directory / MANIFEST).exists():
+            raise IndexFormatError(
+                f"{self.directory} is not a fingerprint index: it has no {MANIFEST}"
+            )
         self._stamp: tuple[int, int] | None = None
         self._manifest: dict = _empty_manifest()
         self._segments: list[tuple[np.ndarray, np.ndarray]] = []
@@ -82,7 +93,11 @@ class SegmentStore(FingerprintStore):
     def _load(self, manifest: dict) -> None:
         self._manifest = manifest
         self._segments = [self._open_segment(name) for name in manifest["segments"]]
-        self._track_records = tuple(TrackRecord(**record) for record in manifest["tracks"])
+        try:
+            self._track_records = tuple(TrackRecord(**record) for record in manifest["tracks"])
+        except TypeError as error:
+            path = self.directory / MANIFEST
+            raise IndexFormatError(f"{path}: a record in 'tracks' is malformed ({error})") from None
         self._starts = np.array([t.start_frame for t in self._track_records], np.int64)
 
     def _open_segment(self, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -239,6 +254,12 @@ def _read_manifest(path: pathlib.Path) -> dict:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
         raise IndexFormatError(f"{path}: expected format {FORMAT!r}, found {found!r}")
+    for key, kind in _MANIFEST_KEYS.items():
+        if not isinstance(manifest.get(key), kind):
+            found = type(manifest[key]).__name__ if key in manifest else "nothing"
+            raise IndexFormatError(
+                f"{path}: expected {key!r} to be {kind.__name__}, found {found} (damaged index)"
+            )
     return manifest
 
 
@@ -253,7 +274,12 @@ def _record_json(record: TrackRecord) -> dict:
 
 
 def _map(path: pathlib.Path) -> np.ndarray:
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size % 4:
+        raise IndexFormatError(
+            f"{path} is damaged: {size} bytes is not a whole number of uint32 entries"
+        )
+    if size == 0:
         return np.zeros(0, np.uint32)
     return np.memmap(path, dtype=np.uint32, mode="r")
 
