@@ -26,8 +26,9 @@ def print_summary(run: BatchRun, console: Console | None = None) -> None:
             "uploads (deletes, metadata changes) are ignored, and a message given twice "
             "is recorded once"
         )
-    if run.counters:  # the runner's counters: what happened on the way
-        console.print(escape("counters: " + ", ".join(f"{k} {v}" for k, v in run.counters.items())))
+    counted = {k: v for k, v in (run.counters or {}).items() if v}
+    if counted:  # the runner's counters: what happened on the way
+        console.print(escape("counters: " + ", ".join(f"{k} {v}" for k, v in counted.items())))
     dead = [r for r in run.outcomes() if r["outcome"].startswith("dead_letter")]
     for record in dead[:20]:
         text = escape(f"{record['element']}: {record['reason']}")  # user text, not markup
