@@ -34,14 +34,13 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.markup import escape
 
-from cadenza.core import CadenzaError, load_job_config
+from cadenza.core import CadenzaError, load_job_config, plan_wiring
 from cadenza.devtools.dataflow_deploy import pipeline_path, submit, write_dataflow_request
 from cadenza.devtools.deploy_dag import deploy_dag
 from cadenza.devtools.local_deploy import deploy_local
 from cadenza.devtools.localstack import working_directory
 from cadenza.devtools.wiring_apply import job_plan
 from cadenza.devtools.wiring_apply import job_plan_table as plan_table
-from cadenza.devtools.wiring_names import checked_plan
 from tools.deploy.job_args import job_logic, job_parser
 
 PROFILE_HINTS = {
@@ -176,7 +175,7 @@ def _dataflow(args, config, dag, logic, rest, console: Console) -> int:
             profile=args.profile,
             extra_args=rest,
             images_dir=working_directory() / ".cadenza" / "images",
-            wiring=job_plan(checked_plan(dag), config),
+            wiring=job_plan(plan_wiring(dag), config),
             console=console,
         )
     except CadenzaError as error:

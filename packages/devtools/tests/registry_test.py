@@ -122,3 +122,17 @@ def test_two_files_with_one_job_name_are_both_named(tmp_path):
     assert str(err.value) == (
         f"job_name 'normalize' is in {first} and {second}: each job needs a name of its own"
     )
+
+
+def test_the_registry_build_fails_on_a_shared_name(tmp_path, capsys):
+    paths = []
+    for name, text in {
+        "a": "job_name: uploads-photos\n",
+        "b": "job_name: ingest\nevents: {inputs: [{type: gcs_notification, bucket: photos-out}]}\n",
+    }.items():
+        paths.append(tmp_path / f"{name}.yaml")
+        paths[-1].write_text(text)
+    output = tmp_path / "registry.json"
+    assert registry.main(["--output", str(output), *map(str, paths)]) == 1
+    assert "'cadenza-uploads-photos-out' would be both" in capsys.readouterr().err
+    assert not output.exists()

@@ -100,7 +100,11 @@ class WiringPlan:
 
 
 def plan_wiring(dag: Dag) -> WiringPlan:
-    """The plan for the whole DAG, sorted by name."""
+    """The plan for the whole DAG, sorted by name; DagError when two things would get
+    one name (cadenza.core.wiring_names)."""
+    from cadenza.core.wiring_names import check_wiring_names  # it builds on the names here
+
+    check_wiring_names(dag)
     topics: dict[str, Topic] = {}
     subscriptions: dict[str, Subscription] = {}
     notifications: dict[str, BucketNotification] = {}

@@ -22,8 +22,8 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from cadenza.core import Dag, DagError, JobConfig, parse_job_config
+from cadenza.core.wiring_names import check_wiring_names
 from cadenza.devtools.registry import read_registry, read_templates
-from cadenza.devtools.wiring_names import check_wiring_names
 
 
 @attrs.frozen

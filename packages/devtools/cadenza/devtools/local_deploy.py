@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
-from cadenza.core import JobConfig
+from cadenza.core import JobConfig, plan_wiring
 from cadenza.core.dag import Dag
 from cadenza.devtools.emulators import EmulatorError, apply_env, restore_env
 from cadenza.devtools.localjobs import JobError, LocalJobs
@@ -35,7 +35,6 @@ from cadenza.devtools.wiring_apply import (
     problems,
     wiring_table,
 )
-from cadenza.devtools.wiring_names import checked_plan
 from cadenza.runtime.streaming import can_stream
 
 JOB_TOOL = "bazel run //tools:job --"
@@ -71,7 +70,7 @@ def deploy_local(
     alone, unless `restart`: then it is stopped (drained) and started again."""
     stack = LocalStack(stack_root)
     jobs = LocalJobs(jobs_root)
-    plan = local_plan(job_plan(checked_plan(with_config(dag, config)), config), stack.uploads_topic)
+    plan = local_plan(job_plan(plan_wiring(with_config(dag, config)), config), stack.uploads_topic)
     args = ["--stream", *(part for item in overrides for part in ("--set", item)), *extra_args]
     streaming = can_stream(config)
     not_streaming = (

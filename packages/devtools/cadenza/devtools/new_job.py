@@ -19,8 +19,8 @@ from collections.abc import Sequence
 
 from cadenza.core import CadenzaError, Dag, load_job_config, parse_job_config
 from cadenza.core.config import job_name_problem
+from cadenza.core.wiring_names import check_wiring_names
 from cadenza.devtools.job_names import folder_name
-from cadenza.devtools.wiring_names import check_wiring_names
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 

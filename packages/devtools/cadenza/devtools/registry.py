@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 
 from cadenza.core import CadenzaError, Dag, DagError, load_job_config
-from cadenza.devtools.wiring_names import check_wiring_names
+from cadenza.core.wiring_names import check_wiring_names
 
 
 def build_registry(config_paths: Sequence[str | pathlib.Path]) -> Dag:

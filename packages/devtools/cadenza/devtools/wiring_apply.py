@@ -36,6 +36,7 @@ from cadenza.core.wiring import (
     WiringPlan,
     input_topic,
     output_topic,
+    plan_wiring,
 )
 
 CREATED, EXISTS, MISSING, CONFLICT, PLANNED = "created", "exists", "missing", "conflict", "planned"
@@ -252,9 +253,7 @@ def wiring_table(rows: list[Row], title: str = "wiring") -> Table:
 
 def job_plan_table(dag, job_name: str) -> Table:
     """The wiring `job_name` needs in the DAG (its `job_plan`), as planned: nothing applied."""
-    from cadenza.devtools.wiring_names import checked_plan
-
-    plan = job_plan(checked_plan(dag), dag.jobs[job_name])
+    plan = job_plan(plan_wiring(dag), dag.jobs[job_name])
     return wiring_table(plan_rows(plan), f"wiring for {job_name}")
 
 

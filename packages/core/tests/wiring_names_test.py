@@ -1,10 +1,8 @@
-"""Wiring names: two things given one Pub/Sub name fail the plan and the registry, named."""
+"""Wiring names: two things given one Pub/Sub name fail the plan, both named."""
 
 import pytest
 
-from cadenza.core import Dag, DagError, parse_job_config
-from cadenza.devtools import registry
-from cadenza.devtools.wiring_names import checked_plan
+from cadenza.core import Dag, DagError, parse_job_config, plan_wiring
 
 
 def dag_of(*texts: str) -> Dag:
@@ -50,12 +48,12 @@ def dag_of(*texts: str) -> Dag:
 )
 def test_a_name_two_things_share_is_refused_naming_both(texts, message):
     with pytest.raises(DagError) as err:
-        checked_plan(dag_of(*texts))
+        plan_wiring(dag_of(*texts))
     assert message in str(err.value)
 
 
 def test_shared_things_keep_one_name():
-    plan = checked_plan(
+    plan = plan_wiring(
         dag_of(
             "job_name: abc\nevents: {inputs: [{type: gcs_notification, bucket: ups, prefix: a/}]"
             ", outputs: [{topic: done}]}",
@@ -65,17 +63,3 @@ def test_shared_things_keep_one_name():
     )
     assert [t.name for t in plan.topics].count("cadenza-uploads-ups") == 1
     assert "done" in [t.name for t in plan.topics]
-
-
-def test_the_registry_build_fails_on_a_shared_name(tmp_path, capsys):
-    paths = []
-    for name, text in {
-        "a": "job_name: uploads-photos\n",
-        "b": "job_name: ingest\nevents: {inputs: [{type: gcs_notification, bucket: photos-out}]}\n",
-    }.items():
-        paths.append(tmp_path / f"{name}.yaml")
-        paths[-1].write_text(text)
-    output = tmp_path / "registry.json"
-    assert registry.main(["--output", str(output), *map(str, paths)]) == 1
-    assert "'cadenza-uploads-photos-out' would be both" in capsys.readouterr().err
-    assert not output.exists()

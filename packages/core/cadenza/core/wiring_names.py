@@ -4,18 +4,18 @@
 buckets with '-', which they may contain themselves, so two things can get one name:
 job `aaa-from-bbb`'s input subscription and the subscription of job `aaa` to its
 upstream `bbb-in` are both `cadenza-aaa-from-bbb-in`. `check_wiring_names(dag)` raises
-DagError naming both things; `checked_plan(dag)` is `plan_wiring(dag)` after the check.
-The registry build and deploys plan through it.
+DagError naming both things; `plan_wiring(dag)` runs it first, so no plan ever gives
+one name to two things.
 
-    checked_plan(dag)   # DagError: Pub/Sub topic 'cadenza-uploads-photos-out' would be
+    plan_wiring(dag)    # DagError: Pub/Sub topic 'cadenza-uploads-photos-out' would be
                         # both the output topic of job 'uploads-photos' and the topic of
                         # uploads to bucket 'photos-out' (ingest: events.inputs[0]); ...
 """
 
 from __future__ import annotations
 
-from cadenza.core import Dag, DagError, WiringPlan, plan_wiring
 from cadenza.core.config import GcsNotificationInput, PubSubInput
+from cadenza.core.dag import Dag, DagError
 from cadenza.core.wiring import (
     edge_subscription,
     input_topic,
@@ -93,10 +93,4 @@ def check_wiring_names(dag: Dag) -> None:
         raise DagError("\n".join(problems))
 
 
-def checked_plan(dag: Dag) -> WiringPlan:
-    """`plan_wiring(dag)`, once `check_wiring_names(dag)` passed."""
-    check_wiring_names(dag)
-    return plan_wiring(dag)
-
-
-__all__ = ["check_wiring_names", "checked_plan"]
+__all__ = ["check_wiring_names"]
