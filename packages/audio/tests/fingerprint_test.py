@@ -177,6 +177,11 @@ def test_a_folder_that_is_not_an_index_or_a_damaged_one_is_reported_by_file(tmp_
     (tmp_path / "music" / "song.wav").write_bytes(b"RIFF")
     with pytest.raises(IndexFormatError, match=r"music is not a fingerprint index: it has no"):
         FingerprintIndex.open(tmp_path / "music", create=False)
+    with pytest.raises(IndexFormatError, match=r"no manifest\.json; it holds song\.wav$"):
+        FingerprintIndex.open(tmp_path / "music")  # never an index among other files
+    assert sorted(p.name for p in (tmp_path / "music").iterdir()) == ["song.wav"]
+    (tmp_path / "empty").mkdir()
+    assert "x" not in FingerprintIndex.open(tmp_path / "empty")  # an empty folder is fine
     index = FingerprintIndex.open(tmp_path / "db")
     index.add("song-1", TRACKS["song-1"])
     index.commit()

@@ -42,6 +42,12 @@ _MAX_VALUE = 2**32 - 1
 _MANIFEST_KEYS = {"generation": int, "next_frame": int, "segments": list, "tracks": list}
 
 
+def _own_file(name: str) -> bool:
+    """A name an index folder holds before its first manifest: its lock, segments and
+    temporary manifests (a writer that stopped before committing)."""
+    return name == "lock" or name.startswith(("seg-", f".{MANIFEST}."))
+
+
 class IndexFormatError(ValueError):
     """The folder holds something that is not a fingerprint index of this format."""
 
@@ -62,10 +68,14 @@ class SegmentStore(FingerprintStore):
             self.directory.mkdir(parents=True)
         elif not self.directory.is_dir():
             raise IndexFormatError(f"{self.directory} is a file, not an index folder")
-        elif not create and not (self.directory / MANIFEST).exists():
-            raise IndexFormatError(
-                f"{self.directory} is not a fingerprint index: it has no {MANIFEST}"
-            )
+        elif not (self.directory / MANIFEST).exists():
+            others = sorted(p.name for p in self.directory.iterdir() if not _own_file(p.name))
+            if not create or others:  # never write an index into a folder of other files
+                found = f"; it holds {', '.join(others[:3])}{'...' if len(others) > 3 else ''}"
+                raise IndexFormatError(
+                    f"{self.directory} is not a fingerprint index: it has no {MANIFEST}"
+                    + (found if others else "")
+                )
         self._stamp: tuple[int, int] | None = None
         self._manifest: dict = _empty_manifest()
         self._segments: list[tuple[np.ndarray, np.ndarray]] = []
