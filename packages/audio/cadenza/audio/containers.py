@@ -25,7 +25,7 @@ def missing_bytes(data: bytes) -> int:
         return _missing_riff(data)
     if head == b"FORM" and data[8:12] in (b"AIFF", b"AIFC"):
         return _missing_aiff(data)
-    if data[:4] == b"riff" and data[24:28] == b"wave":
+    if head == b"riff" and data[24:28] == b"wave":
         return _missing_w64(data)
     return 0
 

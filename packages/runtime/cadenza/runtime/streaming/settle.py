@@ -149,8 +149,11 @@ class Destinations:
     fallback_dead_letter_folder: str | None = None
 
 
-_DOING = {PUBLISH: "publishing its event", DEAD_LETTER: "dead-lettering it"}
-_DOING[REQUEST] = "asking its parents for its input"
+_DOING = {
+    PUBLISH: "publishing its event",
+    DEAD_LETTER: "dead-lettering it",
+    REQUEST: "asking its parents for its input",
+}
 
 
 class _SettleFn(beam.DoFn):
