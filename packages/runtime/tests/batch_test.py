@@ -4,6 +4,7 @@ import base64
 import hashlib
 import json
 import pathlib
+import re
 
 import attrs
 import pytest
@@ -12,7 +13,8 @@ from jobs_for_tests import Describe, make_config, put_input
 from cadenza.core import ConfigError, Message, decode
 from cadenza.devtools.dask_cluster import DaskCluster
 from cadenza.runtime.batch import batch_ids, run_batch
-from cadenza.runtime.profiles import profile_args
+from cadenza.runtime.cli import run_job_cli
+from cadenza.runtime.profiles import pipeline_options, profile_args
 from cadenza.runtime.storage import read_provenance
 
 
@@ -175,6 +177,44 @@ def test_profiles_become_pipeline_flags(tmp_path):
     assert profile_args(config, "local")[1:] == ["--direct_num_workers=2"]
     assert "--dask_client_address=tcp://127.0.0.1:1" in profile_args(config, "dask")
     assert "--sdk_container_image=img@sha256:1" in profile_args(config, "dataflow")
+
+
+def test_options_beam_does_not_know_are_refused_before_running(tmp_path):
+    """Beam would log "Discarding unparseable args" and run without the option."""
+    typo = make_config(
+        tmp_path, "profiles:\n  local: {runner: local, options: {direct_num_worker: 2}}"
+    )
+    with pytest.raises(ConfigError) as err:
+        run_batch(typo, Describe(), elements=["a"], runs_root=str(tmp_path / "runs"))
+    assert str(err.value) == (
+        "describe: profiles.local.options: --direct_num_worker is not an option of the job "
+        "or of Beam (did you mean --direct_num_workers?)"
+    )
+    config = make_config(tmp_path)
+    for extra, problem in (
+        (["--save_main_sessio"], "--save_main_sessio is not an option of the job or of Beam"),
+        (["stray"], "'stray' is not an option (options start with --)"),
+        (["--direct_num_workers=two"], "argument --direct_num_workers: invalid int value"),
+    ):
+        with pytest.raises(ConfigError, match="^describe: the command line: " + re.escape(problem)):
+            run_batch(config, Describe(), elements=["a"], extra_args=extra)
+    assert not (tmp_path / "runs").exists()  # nothing ran
+    assert (
+        pipeline_options(config, "local", ["--direct_num_workers", "2"]).get_all_options()[
+            "direct_num_workers"
+        ]
+        == 2
+    )
+
+
+def test_the_job_command_line_names_a_mistyped_option(tmp_path, capsys):
+    config = tmp_path / "job.yaml"
+    config.write_text(
+        f"job_name: describe\ndata: {{inputs: [{{name: audio, location: {tmp_path}}}]}}"
+    )
+    assert run_job_cli(Describe(), config, ["--profle", "dask"]) == 2
+    out = capsys.readouterr().out
+    assert "--profle is not an option of the job or of Beam (did you mean --profile?)" in out
 
 
 @pytest.fixture

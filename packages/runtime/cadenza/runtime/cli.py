@@ -8,7 +8,8 @@ runner until it is stopped (Ctrl-C or SIGTERM: messages in work go back to Pub/S
 `--stream` streams whatever the config says (its streaming inputs, and its parents'
 output events through the DAG's edge subscriptions: how `deploy` runs a job);
 `--batch` runs the batch inputs. `${VAR}` in job.yaml come from the environment;
-`--set` overrides any key. Relative paths are relative to where the command was
+`--set` overrides any key; any other option must be one of Beam's pipeline options (a
+mistyped one is refused, not ignored). Relative paths are relative to where the command was
 started (not Bazel's runfiles).
 """
 
@@ -28,6 +29,7 @@ from rich.markup import escape
 from cadenza.core import CadenzaError, JobConfig, load_job_config
 from cadenza.runtime.api import JobLogic
 from cadenza.runtime.batch import BatchRun, run_batch
+from cadenza.runtime.profiles import check_flags
 from cadenza.runtime.streaming import has_batch_input, is_streaming, run_streaming
 from cadenza.runtime.summary import print_summary
 
@@ -64,6 +66,8 @@ def run_job_cli(
             overrides=args.set,
             params_class=getattr(logic, "params_class", None),
         )
+        own = [flag for action in parser._actions for flag in action.option_strings]
+        check_flags(config, args.profile, "the command line", beam_args, own_flags=own)
         if args.stream or (is_streaming(config) and not has_batch_input(config) and not args.batch):
             return _stream(config, logic, args, beam_args, console)
         run = run_batch(

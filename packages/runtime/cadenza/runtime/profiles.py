@@ -10,6 +10,9 @@
   workers running `sdk_container_image` when given.
 
 A profile's `options` become `--key=value` flags; `extra_args` (the command line) win.
+Every flag must be one Beam knows: Beam itself only logs "Discarding unparseable args"
+and runs without a mistyped option, so a typo (`--direct_num_worker=2`) is refused
+here, with Beam's closest option named.
 
 Streaming jobs (a Pub/Sub or upload-notification event input) run on the `local`
 profile only, on Beam's bundle-based DirectRunner with `--streaming` (the FnApiRunner
@@ -18,6 +21,9 @@ does not stream); see cadenza.runtime.streaming.
 
 from __future__ import annotations
 
+import argparse
+import difflib
+import importlib
 from collections.abc import Sequence
 
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -28,6 +34,11 @@ LOCAL_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
 DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
 DATAFLOW_RUNNER = "DataflowRunner"
 STREAMING_LOCAL_RUNNER = "apache_beam.runners.direct.direct_runner.BundleBasedDirectRunner"
+
+
+# the modules that define a runner's own options (Beam registers an options class when
+# its module is imported)
+RUNNER_OPTIONS_MODULES = {"dask": "apache_beam.runners.dask.dask_runner"}
 
 
 def _flag(key: str, value) -> str:
@@ -76,4 +87,57 @@ def streaming_profile_args(config: JobConfig, profile_name: str) -> list[str]:
 def pipeline_options(
     config: JobConfig, profile_name: str, extra_args: Sequence[str] = ()
 ) -> PipelineOptions:
-    return PipelineOptions([*profile_args(config, profile_name), *extra_args])
+    """Beam's options for a batch run on the profile, `extra_args` last (see
+    `checked_options`)."""
+    return checked_options(config, profile_name, profile_args(config, profile_name), extra_args)
+
+
+def checked_options(
+    config: JobConfig, profile_name: str, profile_flags: Sequence[str], extra_args: Sequence[str]
+) -> PipelineOptions:
+    """PipelineOptions from a profile's flags and the command line's; a flag Beam does
+    not know, or a value it cannot parse, is a ConfigError naming where it came from."""
+    check_flags(config, profile_name, f"profiles.{profile_name}.options", profile_flags)
+    check_flags(config, profile_name, "the command line", extra_args)
+    return PipelineOptions([*profile_flags, *extra_args])
+
+
+def check_flags(
+    config: JobConfig,
+    profile_name: str,
+    where: str,
+    flags: Sequence[str],
+    own_flags: Sequence[str] = (),
+) -> None:
+    """Refuses (ConfigError) a flag that is not one of Beam's options for the profile's
+    runner, naming the closest of those and of `own_flags` (a command's own options)."""
+    module = RUNNER_OPTIONS_MODULES.get(config.profile(profile_name).runner)
+    if module:
+        importlib.import_module(module)
+    parser = _beam_parser()
+
+    def refuse(message: str):
+        raise ConfigError(f"{config.job_name}: {where}: {message}")
+
+    parser.error = refuse  # a value Beam cannot parse (argparse would exit)
+    _, unknown = parser.parse_known_args(list(flags))
+    if not unknown:
+        return
+    known = [flag for action in parser._actions for flag in action.option_strings]
+    problems = []
+    for arg in unknown:
+        if not arg.startswith("--"):
+            problems.append(f"{arg!r} is not an option (options start with --)")
+            continue
+        name = arg.split("=", 1)[0]
+        close = difflib.get_close_matches(name, [*own_flags, *known], n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        problems.append(f"{name} is not an option of the job or of Beam{hint}")
+    refuse("; ".join(problems))
+
+
+def _beam_parser() -> argparse.ArgumentParser:
+    """The parser Beam reads its options with, every registered options class's flags."""
+    parsers = []
+    PipelineOptions([]).get_all_options(add_extra_args_fn=parsers.append)
+    return parsers[0]

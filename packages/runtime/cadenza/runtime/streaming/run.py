@@ -40,7 +40,7 @@ from cadenza.runtime.deadletters import dead_letter_folder
 from cadenza.runtime.lifecycle import Carried, FusedLifecycle
 from cadenza.runtime.lifecycle.logic import release_shared_logic, set_up_shared_logic
 from cadenza.runtime.lifecycle.records import FINISHED
-from cadenza.runtime.profiles import streaming_profile_args
+from cadenza.runtime.profiles import checked_options, streaming_profile_args
 from cadenza.runtime.pubsub_names import project_for
 from cadenza.runtime.streaming import _direct_pubsub
 from cadenza.runtime.streaming.leases import close_leases
@@ -179,7 +179,7 @@ class StreamingRun:
 def streaming_options(
     config: JobConfig, profile: str, extra_args: Sequence[str] = ()
 ) -> PipelineOptions:
-    return PipelineOptions([*streaming_profile_args(config, profile), *extra_args])
+    return checked_options(config, profile, streaming_profile_args(config, profile), extra_args)
 
 
 def run_streaming(
