@@ -1,8 +1,8 @@
 """How many bytes of its audio data a container declares but lacks (a truncated file).
 
-libsndfile clamps a file's frame count to the bytes present, so a WAV, RF64, W64 or
-AIFF cut short decodes silently as shorter audio; these read the data chunk's declared
-size from the header instead.
+libsndfile clamps a file's frame count to the bytes present, so a WAV, RF64, W64, AIFF
+or CAF file cut short decodes silently as shorter audio; these read the data chunk's
+declared size from the header instead.
 
 >>> import io, numpy as np, soundfile
 >>> buffer = io.BytesIO()
@@ -27,6 +27,8 @@ def missing_bytes(data: bytes) -> int:
         return _missing_aiff(data)
     if head == b"riff" and data[24:28] == b"wave":
         return _missing_w64(data)
+    if head == b"caff":
+        return _missing_caf(data)
     return 0
 
 
@@ -68,6 +70,21 @@ def _missing_w64(data: bytes) -> int:
         if size < 24:  # damaged: cannot step over it
             return 0
         position += size + (-size % 8)
+    return 0
+
+
+def _missing_caf(data: bytes) -> int:
+    position = 8  # "caff", version, flags; then chunks: type, big-endian int64 size
+    while position + 12 <= len(data):
+        chunk = data[position : position + 4]
+        size = int.from_bytes(data[position + 4 : position + 12], signed=True)
+        if chunk == b"data":
+            if size < 0:  # -1: the data runs to the end of the file (still being written)
+                return 0
+            return max(0, position + 12 + size - len(data))
+        if size < 0:
+            return 0
+        position += 12 + size
     return 0
 
 

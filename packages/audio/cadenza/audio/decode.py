@@ -84,6 +84,10 @@ def decode_audio(
             declared = handle.frames
             frames = _read_blocks(handle, label, declared)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
+        missing = missing_bytes(data)  # libsndfile calls some cut files just "malformed"
+        if missing:
+            reason = f"truncated: its data chunk lacks {missing} of its declared bytes"
+            raise AudioDecodeError(label, f"{reason} ({_reason(error, data)})") from None
         raise AudioDecodeError(label, _reason(error, data)) from None
     except (MemoryError, OverflowError) as error:
         reason = f"too large to decode in memory ({type(error).__name__}: {error})"
