@@ -14,6 +14,7 @@ from cadenza.core import ConfigError, Message, decode
 from cadenza.devtools.dask_cluster import DaskCluster
 from cadenza.runtime.batch import batch_ids, run_batch
 from cadenza.runtime.cli import run_job_cli
+from cadenza.runtime.lifecycle.decoding import message_for_id
 from cadenza.runtime.profiles import pipeline_options, profile_args
 from cadenza.runtime.storage import read_provenance
 
@@ -94,6 +95,22 @@ def test_local_batch_run_records_every_outcome(tmp_path):
     provenance = read_provenance(str(tmp_path / "out" / "t1.json"))
     content = (tmp_path / "in" / "t1.txt").read_bytes()
     assert provenance["inputs"]["audio"] == "sha256:" + hashlib.sha256(content).hexdigest()
+
+
+def test_ids_become_messages_in_the_pipeline_the_same_when_made_again(tmp_path):
+    # a retried bundle makes its messages again: with the same ids, so counted once
+    assert message_for_id("t1", "run-a") == message_for_id("t1", "run-a")
+    made = {message_for_id(e, run).message_id for e in ("t1", "t2") for run in ("a", "b")}
+    assert len(made) == 4 and all(len(m) == 32 for m in made)
+    config = make_config(tmp_path, f"dead_letter: {{location: {tmp_path}/dead}}")
+    put_input(tmp_path, "t1")
+    too_long = "x" * 5000  # longer than a message's element may be: dead-lettered, not fatal
+    run = run_batch(
+        config, Describe(), elements=["t1", "t1", too_long], runs_root=str(tmp_path / "runs")
+    )
+    assert run.elements == 2 and run.counts() == {"dead_letter:decode": 1, "processed": 1}
+    (dead,) = [json.loads(p.read_text()) for p in (tmp_path / "dead" / "dead_letter").iterdir()]
+    assert dead["reason"].startswith(f"element id '{'x' * 80}...' cannot be a message's element")
 
 
 def notification(name: str, event: str = "OBJECT_FINALIZE") -> dict:

@@ -187,19 +187,19 @@ def run_batch(
     fused: bool | None = None,
 ) -> BatchRun:
     """Runs the job over its batch inputs (or `elements`: ids, Messages, raw bytes or
-    Pub/Sub messages).
+    Pub/Sub messages). An id given twice is one message.
 
     The lifecycle's steps run fused in one DoFn (`fused`, by default) on the local
     runner and on Dask, where each transform costs every element a task (on Dask a
     scheduled one); on Dataflow each step is its own transform, as its job graph shows.
     """
     items = list(elements) if elements is not None else batch_events(config)
-    events = [
-        encode(Message.new(i)) if isinstance(i, str) else encode(i) if isinstance(i, Message) else i
-        for i in items
-    ]
+    ids = list(dict.fromkeys(i for i in items if isinstance(i, str)))  # made messages inside
+    others = [encode(i) if isinstance(i, Message) else i for i in items if not isinstance(i, str)]
+    events = [*ids, *others]
+    ids_key = uuid.uuid4().hex
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    run_id = f"{stamp}-{uuid.uuid4().hex[:6]}"
+    run_id = f"{stamp}-{ids_key[:6]}"
     folder = f"{runs_root.rstrip('/')}/{config.job_name}/{run_id}"
     dead_folder = dead_letter_folder(config, folder)
     options = pipeline_options(config, profile, extra_args)
@@ -210,10 +210,11 @@ def run_batch(
         topic = full_path("topics", config.dead_letter.topic, project_for(config, profile))
     with beam.Pipeline(options=options) as pipeline:
         events_in = pipeline | "Events" >> beam.Create(events, reshuffle=False)
+        settings = {"sync_per_bundle": True, "ids_key": ids_key}
         if fused:
-            routed = events_in | FusedLifecycle(config, logic, sync_per_bundle=True)
+            routed = events_in | FusedLifecycle(config, logic, **settings)
         else:
-            routed = _routed(events_in | Lifecycle(config, logic, sync_per_bundle=True))
+            routed = _routed(events_in | Lifecycle(config, logic, **settings))
         # One last step, that writes every record: the DaskRunner computes only the
         # lineage of the pipeline's last transform.
         _ = routed | "Record" >> beam.ParDo(

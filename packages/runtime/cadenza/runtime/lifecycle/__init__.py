@@ -54,6 +54,8 @@ class Lifecycle(beam.PTransform):
     is missing into a request to the job's parents (lifecycle/bottom_up.py).
     `sync_per_bundle=True` (batch runs) makes local outputs durable with one sync per
     bundle instead of an fsync per file (lifecycle/writing.py).
+    `ids_key` (batch runs) makes `str` events element ids, each its own message, with
+    an id derived from the key and the element (lifecycle/decoding.py).
     """
 
     def __init__(
@@ -64,17 +66,18 @@ class Lifecycle(beam.PTransform):
         shared_logic: bool = False,
         ask_parents: bool = False,
         sync_per_bundle: bool = False,
+        ids_key: str | None = None,
     ):
         super().__init__()
         self._config, self._logic, self._shared = config, logic, shared_logic
-        self._ask, self._per_bundle = ask_parents, sync_per_bundle
+        self._ask, self._per_bundle, self._ids_key = ask_parents, sync_per_bundle, ids_key
 
     def steps(self) -> list[tuple[str, Step]]:
         """(label, step) in the order they run."""
         config = self._config
         job, version = config.job_name, config.version
         return [
-            ("Decode", DecodeMessages(job, config.events.decode_policy)),
+            ("Decode", DecodeMessages(job, config.events.decode_policy, self._ids_key)),
             ("Recipients", CheckRecipients(job, version)),
             ("Ping", PassPings(job, version)),
             ("SkipExisting", SkipExistingOutputs(config)),
