@@ -1,6 +1,7 @@
 """Batch runs on the local runner and on a real dask.distributed cluster."""
 
 import base64
+import contextlib
 import hashlib
 import json
 import pathlib
@@ -25,6 +26,7 @@ def test_batch_inputs_from_a_file_and_a_listing(tmp_path):
     (tmp_path / "listing").mkdir()
     for name in ("c3.flac", "d4.flac", "skip.txt"):
         (tmp_path / "listing" / name).write_text("x")
+    (tmp_path / "listing" / "album.flac").mkdir()  # a folder is not an element
     config = make_config(
         tmp_path,
         "events:\n  inputs:\n"
@@ -178,6 +180,47 @@ def test_batch_dead_letters_also_go_to_the_topic(tmp_path, pubsub):
     assert published == [("bad", "logic"), ("gone", "inputs")]
 
 
+def test_a_missing_dead_letter_topic_stops_the_run_before_it_starts(tmp_path, pubsub):
+    topic = pubsub.unique("never-made")
+    config = make_config(tmp_path, f"dead_letter: {{location: {tmp_path}/dead, topic: {topic}}}")
+    put_input(tmp_path, "t1")
+    with pytest.raises(ConfigError, match=r"^cannot run the batch \(its dead-letter topic\): "):
+        run_batch(config, Describe(), elements=["t1"], runs_root=str(tmp_path / "runs"))
+    assert not (tmp_path / "out").exists() and not (tmp_path / "runs").exists()
+
+
+class DeletingTheTopic(Describe):
+    """Describe, deleting the dead-letter topic first: the run's publishes to it fail."""
+
+    def __init__(self, topic):
+        self._topic = topic
+
+    def process(self, ctx):
+        from google.api_core.exceptions import NotFound
+        from google.cloud import pubsub_v1
+
+        with contextlib.suppress(NotFound):
+            pubsub_v1.PublisherClient().delete_topic(topic=self._topic)
+        return super().process(ctx)
+
+
+def test_a_failing_dead_letter_publish_keeps_the_record_and_the_run_going(tmp_path, pubsub):
+    topic = pubsub.topic(pubsub.unique("dead"))
+    config = make_config(tmp_path, f"dead_letter: {{location: {tmp_path}/dead, topic: {topic}}}")
+    put_input(tmp_path, "bad", "fail")
+    put_input(tmp_path, "t1")
+    run = run_batch(
+        config,
+        DeletingTheTopic(topic),
+        elements=["bad", "t1"],
+        runs_root=str(tmp_path / "runs"),
+    )
+    assert run.counts() == {"dead_letter:logic": 1, "processed": 1}
+    assert [p.name for p in (tmp_path / "dead" / "dead_letter").iterdir()] != []
+    assert run.counters["dead_letter_topic_failures"] == 1
+    pubsub.publisher.create_topic(name=topic)  # for the fixture to delete
+
+
 def test_profiles_become_pipeline_flags(tmp_path):
     config = make_config(
         tmp_path,
@@ -232,6 +275,9 @@ def test_the_job_command_line_names_a_mistyped_option(tmp_path, capsys):
     assert run_job_cli(Describe(), config, ["--profle", "dask"]) == 2
     out = capsys.readouterr().out
     assert "--profle is not an option of the job or of Beam (did you mean --profile?)" in out
+    with pytest.raises(SystemExit):  # argparse's own error, exit status 2
+        run_job_cli(Describe(), config, ["--max-messages", "0"])
+    assert "--max-messages: expected 1 or more, got 0" in capsys.readouterr().err
 
 
 @pytest.fixture

@@ -42,6 +42,16 @@ def test_every_path_of_the_lifecycle(tmp_path):
     ).exists()
 
 
+def test_the_logics_log_lines_carry_an_element_holding_percent_signs(tmp_path, caplog):
+    config = make_config(tmp_path)
+    put_input(tmp_path, "50% mix", "hello")
+    caplog.set_level("INFO")
+    outcome = run_lifecycle(config, Describe(), [Message.new("50% mix", trace_id="t-1")])
+    assert [m.element for m in outcome.published] == ["50% mix"]
+    lines = [r.getMessage() for r in caplog.records if "described" in r.getMessage()]
+    assert lines == ["[describe 50% mix trace=t-1] described 5 bytes"]
+
+
 def test_second_run_skips_existing_outputs_and_force_redoes_them(tmp_path):
     config = make_config(tmp_path)
     put_input(tmp_path, "t1")

@@ -9,6 +9,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from jobs_for_tests import Describe, make_config, put_input
 
 from cadenza.core import DecodePolicy, Format, Message, Outcome, Recipients, encode
+from cadenza.runtime import JobLogic, Result
 from cadenza.runtime.lifecycle import (
     CheckRecipients,
     DecodeMessages,
@@ -18,6 +19,7 @@ from cadenza.runtime.lifecycle import (
     SkipExistingOutputs,
     WriteOutputs,
 )
+from cadenza.runtime.lifecycle.logic import MAX_PAYLOAD_BYTES
 from cadenza.runtime.lifecycle.records import DEAD_LETTER, FINISHED, PUBLISH, REQUEST
 from cadenza.runtime.storage import read_provenance
 
@@ -205,6 +207,36 @@ def test_logic_results_and_failures(tmp_path):
             equal_to([("bad", "logic", "ValueError: input of bad asks to fail", True)]),
             label="dead",
         )
+
+
+class Paying(JobLogic):
+    """Returns the payload its element names."""
+
+    def process(self, ctx):
+        payload = {"text": "a str", "huge": b"x" * (MAX_PAYLOAD_BYTES + 1), "ok": b"fine"}
+        return Result(outputs={"report": {}, "copy": b""}, payload=payload[ctx.element])
+
+
+def test_a_payload_that_is_not_bytes_or_too_big_for_pub_sub_is_refused_before_writing(tmp_path):
+    config = make_config(tmp_path)
+    for element in ("text", "huge", "ok"):
+        put_input(tmp_path, element)
+    with pipeline() as p:
+        out = p | beam.Create([Message(element=e) for e in ("text", "huge", "ok")])
+        out = out | RunLogic(config, Paying())
+        assert_that(elements(out["main"] | beam.Map(lambda p: p.message), "e"), equal_to(["ok"]))
+        dead = out[DEAD_LETTER] | beam.Map(lambda d: (d.element, d.stage, d.reason))
+        expected = [
+            ("text", "logic", "process() returned a str payload, expected bytes or None"),
+            (
+                "huge",
+                "logic",
+                f"process() returned a payload of {MAX_PAYLOAD_BYTES + 1} bytes; at most "
+                f"{MAX_PAYLOAD_BYTES} fit in the children's Pub/Sub message "
+                "(write it as an output)",
+            ),
+        ]
+        assert_that(dead, equal_to(expected), label="dead")
 
 
 def test_logic_timeout(tmp_path):

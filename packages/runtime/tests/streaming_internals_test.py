@@ -4,14 +4,19 @@ Beam is pinned at 2.77.0. If one of these fails after a Beam upgrade, the leased
 Pub/Sub read must be checked against the new DirectRunner before anything else.
 """
 
+import base64
 import datetime as dt
+import hashlib
 import inspect
+import json
 
 import apache_beam
 from apache_beam.io.gcp import pubsub as beam_pubsub
 from apache_beam.runners.direct import direct_runner, executor, transform_evaluator
 from google.cloud import pubsub_v1
 
+from cadenza.runtime.deadletters import fit_for_topic
+from cadenza.runtime.lifecycle.records import DeadLetter
 from cadenza.runtime.streaming import _direct_pubsub
 from cadenza.runtime.streaming.receipts import Receipt
 
@@ -78,3 +83,22 @@ def test_a_pulled_message_carries_its_ack_id_to_its_receipt():
     assert message.attributes == {"k": "v", _direct_pubsub.ACK_ID_ATTRIBUTE: "ack-1"}
     receipt, event = Receipt.of("projects/p/subscriptions/s", message)
     assert (receipt.ack_id, receipt.message_id, event) == ("ack-1", "m-1", (b"payload", {"k": "v"}))
+
+
+def test_a_record_too_large_for_its_topic_names_each_part_left_out():
+    big, received = b"m" * 2000, b"r" * 10  # the message grew in work: two parts differ
+    record = DeadLetter(
+        job="j",
+        stage="settle",
+        reason="too large",
+        message=big,
+        received={"message_id": "1", "data": base64.b64encode(received).decode()},
+    )
+    data = json.loads(fit_for_topic(record, limit=500))
+    assert data["message"] == "" and data["received"]["data"] == ""
+    digest = hashlib.sha256
+    assert data["reason"] == (
+        f"too large [the message's 2000 bytes (sha256:{digest(big).hexdigest()}) and the "
+        f"received message's 10 bytes (sha256:{digest(received).hexdigest()}) are left out: "
+        "the record would be over Pub/Sub's size limit]"
+    )

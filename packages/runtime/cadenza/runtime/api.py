@@ -224,6 +224,16 @@ class ElementLogger(logging.LoggerAdapter):
         kwargs["extra"] = extra
         return f"[{extra['job']} {extra['element']} trace={extra['trace_id']}] {msg}", kwargs
 
+    def log(self, level, msg, *args, **kwargs):
+        # the prefix may hold '%' (an element "50% mix"): format the message with its
+        # args before the prefix joins it
+        if args and self.isEnabledFor(level):
+            one_mapping = len(args) == 1 and isinstance(args[0], Mapping) and args[0]
+            # a bad call stays as it is: logging reports it as it would without the prefix
+            with contextlib.suppress(TypeError, ValueError, KeyError):
+                msg, args = str(msg) % (args[0] if one_mapping else args), ()
+        super().log(level, msg, *args, **kwargs)
+
 
 @attrs.frozen(kw_only=True)
 class ElementContext:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import os
 import uuid
 from collections.abc import Iterable, Sequence
 
@@ -52,7 +53,8 @@ from cadenza.runtime.lifecycle import FusedLifecycle, Lifecycle, Routed
 from cadenza.runtime.lifecycle.records import DEAD_LETTER, FINISHED, PUBLISH
 from cadenza.runtime.profiles import pipeline_options
 from cadenza.runtime.pubsub_names import full_path, project_for
-from cadenza.runtime.storage import PROVENANCE_SUFFIX, list_folder
+from cadenza.runtime.storage import PROVENANCE_SUFFIX, is_local, list_folder
+from cadenza.runtime.streaming.topology import check_exists
 
 
 def _read_text(path: str, what: str) -> str:
@@ -75,9 +77,12 @@ def ids_from_file(path: str) -> list[str]:
 
 def ids_from_listing(location: str, suffix: str) -> list[str]:
     """The ids of the files directly in `location` ending in `suffix` (the file name less
-    the suffix); provenance sidecars are not elements."""
-    names = list_folder(location.rstrip("/")) or ()  # names, taken as written (no glob)
+    the suffix); provenance sidecars and (local) subfolders are not elements."""
+    folder = location.rstrip("/")
+    names = list_folder(folder) or ()  # names, taken as written (no glob)
     wanted = [n for n in names if n.endswith(suffix) and not n.endswith(PROVENANCE_SUFFIX)]
+    if is_local(folder):  # a listing on gs:// holds objects only
+        wanted = [n for n in wanted if not os.path.isdir(os.path.join(folder or "/", n))]
     return sorted(n[: len(n) - len(suffix)] if suffix else n for n in wanted)
 
 
@@ -208,6 +213,7 @@ def run_batch(
     topic = None
     if config.dead_letter.topic:
         topic = full_path("topics", config.dead_letter.topic, project_for(config, profile))
+        check_exists((), (topic,), doing="run the batch (its dead-letter topic)")
     with beam.Pipeline(options=options) as pipeline:
         events_in = pipeline | "Events" >> beam.Create(events, reshuffle=False)
         settings = {"sync_per_bundle": True, "ids_key": ids_key}

@@ -9,7 +9,9 @@ under the run's folder:
                    saved Pub/Sub message format (`{"key", "data": <base64>}`)
     <dead-letter folder>/   each failure as its own JSON file, named after its message
 
-and publishes each failure to the dead-letter topic when the config names one. A file
+and publishes each failure to the dead-letter topic when the config names one (best
+effort: a publish that fails is counted, `dead_letter_topic_failures`, and logged; the
+record stays in its file). A file
 per bundle, not per element: a file costs more than its record. Files are named after
 their records' keys and every line carries its key, so a bundle the runner retries
 rewrites or repeats records that readers count once.
@@ -20,15 +22,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 
 import apache_beam as beam
 
 from cadenza.core import Message, encode
 from cadenza.runtime.deadletters import publish_dead_letter, shared_publisher
 from cadenza.runtime.lifecycle import DeadLetter, Routed
+from cadenza.runtime.lifecycle._step import count
 from cadenza.runtime.lifecycle.publishing import message_for_children
 from cadenza.runtime.lifecycle.records import DEAD_LETTER, FINISHED, PUBLISH, REQUEST
 from cadenza.runtime.storage import write_atomically
+
+LOGGER = logging.getLogger(__name__)
 
 
 def message_key(message: Message) -> str:
@@ -77,7 +83,7 @@ class RecordResults(beam.DoFn):
             path = f"{self._dead_folder}/{record_name(key)}.json"
             write_atomically(path, item.to_json().encode(), durable=False)
             if self._topic:
-                publish_dead_letter(shared_publisher(), self._topic, item)
+                self._publish(item, path)
         elif tag in (PUBLISH, FINISHED):
             key = message_key(item)
         elif tag == REQUEST:  # a request to the parents: only deployed jobs make them
@@ -93,6 +99,15 @@ class RecordResults(beam.DoFn):
             line = {"key": event_key, "data": base64.b64encode(data).decode()}
             self._add("events", event_key, json.dumps(line, sort_keys=True).encode())
         yield key
+
+    def _publish(self, record: DeadLetter, path: str) -> None:
+        """Best effort: the record is safe in its file; a failed publish is counted and
+        logged, and the run goes on."""
+        try:
+            publish_dead_letter(shared_publisher(), self._topic, record)
+        except Exception as err:
+            count(self._job, "dead_letter_topic_failures")
+            LOGGER.warning("%s: publishing %s to %s failed: %s", self._job, path, self._topic, err)
 
     def _add(self, kind: str, key: str, line: bytes) -> None:
         lines = self._outcomes if kind == "outcomes" else self._events

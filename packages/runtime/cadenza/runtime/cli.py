@@ -54,7 +54,10 @@ def run_job_cli(
         help="stream from the streaming inputs and the parents' output events (as deployed)",
     )
     parser.add_argument(
-        "--max-messages", type=int, default=10, help="streaming: messages per pull (default 10)"
+        "--max-messages",
+        type=_at_least_one,
+        default=10,
+        help="streaming: messages in work at once (default 10)",
     )
     args, beam_args = parser.parse_known_args(argv)
     os.chdir(os.environ.get("BUILD_WORKING_DIRECTORY", "."))
@@ -80,6 +83,13 @@ def run_job_cli(
     if after:
         after(run, console)
     return 0
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
 
 
 def _stream(config: JobConfig, logic: JobLogic, args, beam_args, console: Console) -> int:

@@ -41,11 +41,15 @@ def fit_for_topic(record: DeadLetter, limit: int = TOPIC_RECORD_LIMIT) -> bytes:
     if len(data) <= limit:
         return data
     received_data = (record.received or {}).get("data")
-    body = base64.b64decode(received_data) if received_data else record.message
-    note = (
-        f" [the message's {len(body)} bytes (sha256:{hashlib.sha256(body).hexdigest()}) "
-        f"are left out: the record would be over Pub/Sub's size limit]"
+    dropped = [("message", record.message)]
+    received_bytes = base64.b64decode(received_data) if received_data else b""
+    if received_bytes and received_bytes != record.message:
+        dropped.append(("received message", received_bytes))
+    parts = " and ".join(
+        f"the {what}'s {len(body)} bytes (sha256:{hashlib.sha256(body).hexdigest()})"
+        for what, body in dropped
     )
+    note = f" [{parts} are left out: the record would be over Pub/Sub's size limit]"
     received = {**record.received, "data": ""} if record.received else None
     return (
         attrs.evolve(record, message=b"", received=received, reason=record.reason + note)

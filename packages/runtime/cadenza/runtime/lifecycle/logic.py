@@ -38,6 +38,8 @@ from cadenza.runtime.storage import release_gcs_client
 
 LOGGER = logging.getLogger("cadenza.job")
 ALWAYS_TRANSIENT = (ConnectionError, TimeoutError)
+# the payload travels to the children in a Pub/Sub message (at most 10 MB, with the rest)
+MAX_PAYLOAD_BYTES = 9_000_000
 
 
 @attrs.frozen
@@ -68,6 +70,14 @@ def check_result(config: JobConfig, result) -> str | None:
     missing = sorted(declared - set(result.outputs))
     if missing and not result.partial:
         return f"process() returned no content for outputs {missing} (set partial=True if meant)"
+    payload = result.payload
+    if payload is not None and not isinstance(payload, bytes | bytearray):
+        return f"process() returned a {type(payload).__name__} payload, expected bytes or None"
+    if payload is not None and len(payload) > MAX_PAYLOAD_BYTES:
+        return (
+            f"process() returned a payload of {len(payload)} bytes; at most "
+            f"{MAX_PAYLOAD_BYTES} fit in the children's Pub/Sub message (write it as an output)"
+        )
     return None
 
 

@@ -61,6 +61,8 @@ class ReadLeased(_DirectReadFromPubSub):
     acknowledging them is the pipeline's job. Bundle-based DirectRunner only."""
 
     def __init__(self, subscription: str, max_messages: int = 10):
+        if max_messages < 1:
+            raise ValueError(f"max_messages must be at least 1, got {max_messages}")
         super().__init__(_PubSubSource(subscription=subscription, with_attributes=True))
         self.subscription, self.max_messages = subscription, max_messages
 

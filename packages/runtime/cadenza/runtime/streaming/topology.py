@@ -105,8 +105,9 @@ def dead_letter_topic(config: JobConfig, project: str) -> str | None:
     return full_path("topics", topic, project) if topic else None
 
 
-def check_exists(subscriptions, topics) -> None:
-    """Raises StreamingSetupError naming every subscription or topic that is missing."""
+def check_exists(subscriptions, topics, doing: str = "stream") -> None:
+    """Raises StreamingSetupError naming every subscription or topic that is missing
+    ("cannot <doing>: ...")."""
     from google.api_core.exceptions import NotFound
     from google.cloud import pubsub_v1
 
@@ -128,7 +129,7 @@ def check_exists(subscriptions, topics) -> None:
             subscriber.close()
     if missing:
         raise StreamingSetupError(
-            "cannot stream: missing on Pub/Sub: "
+            f"cannot {doing}: missing on Pub/Sub: "
             + ", ".join(missing)
             + " (deploying the job, or the local stack, creates them)"
         )
