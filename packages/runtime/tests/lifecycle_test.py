@@ -10,6 +10,7 @@ from jobs_for_tests import Describe, Flaky, make_config, put_input
 
 from cadenza.core import Message, Outcome, Recipients, encode
 from cadenza.runtime.lifecycle import Carried, FusedLifecycle, Routed
+from cadenza.runtime.storage import read_provenance
 from cadenza.runtime.testing import dead_letter_reasons, run_lifecycle
 
 
@@ -61,6 +62,27 @@ def test_second_run_skips_existing_outputs_and_force_redoes_them(tmp_path):
         "processed",
         "skipped-output-exists",
     ]
+
+
+def test_a_forced_message_delivered_again_keeps_the_outputs_it_wrote(tmp_path):
+    config = make_config(tmp_path)
+    put_input(tmp_path, "t1")
+    run_lifecycle(config, Describe(), ["t1"])  # outputs another message wrote
+    forced = Message.new("t1", force=True)
+    report, copy = tmp_path / "out" / "t1.json", tmp_path / "out" / "t1.bin"
+    outcomes = []
+    for delivery in range(3):
+        if delivery == 2:
+            copy.unlink()  # a crash between its two writes: one output left to write
+        outcome = run_lifecycle(config, Describe(), [forced])
+        outcomes += [m.audit_log[-1].outcome.value for m in outcome.published]
+        provenance = read_provenance(str(report))
+        assert provenance["message_id"] == forced.message_id
+        if delivery == 0:
+            written = provenance
+        assert provenance == written  # never written again
+    assert outcomes == ["processed"] * 3
+    assert read_provenance(str(copy))["message_id"] == forced.message_id
 
 
 def test_bottom_up_target_releases_its_children(tmp_path):

@@ -4,7 +4,8 @@
 Outputs written by this very message (their provenance names its id: an earlier
 delivery wrote them, then the job stopped before acknowledging) are its own work: it
 is audited `processed`, as the first delivery would have been, not `skipped`, and
-carries the payload the logic returned then (kept in the provenance).
+carries the payload the logic returned then (kept in the provenance). This holds for a
+forced message too: force redoes outputs other messages wrote, never its own.
 
 Checks work on local paths, gs:// and any Beam filesystem (cadenza.runtime.storage) and
 are batched per bundle by `BundleExistence`: the first LISTING_AFTER checks in a folder are
@@ -131,10 +132,11 @@ class _BundleChecksFn(beam.DoFn):
 
 class _SkipExistingFn(_BundleChecksFn):
     def process(self, message):
-        if message.force or not outputs_done(self._config, message.element, self.exists):
+        done = outputs_done(self._config, message.element, self.exists)
+        own = own_provenance(self._config, message) if done else None
+        if not done or (message.force and own is None):  # a forced redelivery: its own
             yield message
             return
-        own = own_provenance(self._config, message)
         if own is not None:
             count(self._config.job_name, "processed_before_redelivery")
             outcome = Outcome.PROCESSED
