@@ -14,7 +14,7 @@ from cadenza.core import parse_job_config
 from cadenza.runtime import JobLogic, Result
 from cadenza.runtime.api import InputHandle
 from cadenza.runtime.batch import run_batch
-from cadenza.runtime.storage import read_provenance
+from cadenza.runtime.storage import digest, read_provenance
 
 CONTENT = bytes(range(256)) * 400
 
@@ -124,4 +124,16 @@ def test_a_compressed_remote_input_is_copied_as_stored_like_a_local_one(gcs_buck
             assert stream.read() == CONTENT
         with handle.open() as stream:
             assert b"".join(stream) == CONTENT  # line by line too
-        assert handle.read_digest == sha(CONTENT)
+        # provenance digests an input as stored: the copy's bytes, not the decompressed
+        remote = path.startswith("gs://")
+        assert handle.read_digest == (sha(packed) if remote else None)  # local: not read
+        assert digest(path) == sha(packed)  # what the writer takes for an input not read
+
+
+def test_an_input_named_gz_that_is_not_gzip_is_digested_as_stored(gcs_bucket):
+    path = f"gs://{gcs_bucket}/in/a.mp3.gz"
+    storage.Client().bucket(gcs_bucket).blob("in/a.mp3.gz").upload_from_string(b"not gzip")
+    handle = InputHandle("upload", path)
+    with handle.local_path() as local:
+        assert local.read_bytes() == b"not gzip"
+    assert handle.read_digest == digest(path) == sha(b"not gzip")

@@ -18,6 +18,7 @@ failures. The job never writes storage code.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import logging
@@ -69,14 +70,19 @@ class InputHandle:
 
     @property
     def read_digest(self) -> str | None:
-        """sha256 of the input as the logic last read it in full (`read_bytes()`, an
-        `open()` stream read front to back without seeking, or `local_path()`'s copy of a
-        remote file); None otherwise. The provenance then records what the logic read,
-        and the input is not fetched a second time for it."""
+        """sha256 of the input as stored, when the logic read it all as stored
+        (`read_bytes()`, an `open()` stream read front to back without seeking, or
+        `local_path()`'s copy of a remote file; for a compressed input only the copy,
+        the others reading it decompressed); None otherwise. The provenance records the
+        input's digest, and the input is not fetched a second time for it."""
         return self._read.get("digest")
 
-    def _keep_digest(self, digest: str) -> None:
-        self._read["digest"] = digest
+    def _keep_digest(self, digest: str, as_stored: bool = False) -> None:
+        if as_stored or not self._compressed():
+            self._read["digest"] = digest
+
+    def _compressed(self) -> bool:
+        return storage.detect_compression(self.path) != CompressionTypes.UNCOMPRESSED
 
     def open(self) -> BinaryIO:
         """A binary stream; close it (or use `with`)."""
@@ -91,12 +97,11 @@ class InputHandle:
             yield pathlib.Path(self.path)
             return
         suffix = os.path.splitext(self.path)[1]
-        compressed = storage.detect_compression(self.path) != CompressionTypes.UNCOMPRESSED
         with tempfile.TemporaryDirectory(prefix="cadenza-input-") as scratch:
             local = pathlib.Path(scratch) / f"{self.name}{suffix}"
-            # a compressed file is copied raw, and its digest left to the writer (the
-            # provenance digests content as open() reads it: decompressed)
-            source = storage.open_raw(self.path) if compressed else self.open()
+            # copied as stored, compressed or not, and digested on the way
+            keep = functools.partial(self._keep_digest, as_stored=True)
+            source = _DigestingReader(storage.open_raw(self.path), keep)
             with source as src, open(local, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
             yield local

@@ -291,6 +291,8 @@ def open_raw(path: str):
     """A binary stream of the file as stored, never decompressed (whatever its suffix)."""
     if is_local(path):
         return open(path, "rb")
+    if path.startswith("gs://"):
+        return _open_gcs(path)
     return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
 
@@ -335,9 +337,10 @@ def detect_compression(path: str) -> str:
 
 
 def digest(path: str) -> str:
-    """sha256 of a file on any Beam filesystem, read in 1 MiB chunks."""
+    """sha256 of a file as stored (never decompressed) on any Beam filesystem, read in
+    1 MiB chunks."""
     sha = hashlib.sha256()
-    with open_for_reading(path) as handle:
+    with open_raw(path) as handle:
         while chunk := handle.read(1 << 20):
             sha.update(chunk)
     return "sha256:" + sha.hexdigest()

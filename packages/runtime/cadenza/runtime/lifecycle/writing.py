@@ -71,6 +71,16 @@ def provenance(config: JobConfig, message, input_digests: dict, payload=None) ->
     return record
 
 
+def _stored_digest(loc, element: str) -> str:
+    """The digest of an input the logic did not read whole (as stored); an error names
+    the input."""
+    path = loc.path_for(element)
+    try:
+        return digest(path)
+    except Exception as err:
+        raise OSError(f"input {loc.name} ({path}): cannot read it for its digest: {err}") from err
+
+
 def _written_by(path: str, message) -> bool:
     """Whether the output at `path` was written by this very message (an earlier
     delivery of it, before a crash): a replacing write keeps it."""
@@ -106,7 +116,7 @@ class _WriteFn(beam.DoFn):
         try:
             read = getattr(item, "input_digests", {})
             inputs = {
-                loc.name: read.get(loc.name) or digest(loc.path_for(message.element))
+                loc.name: read.get(loc.name) or _stored_digest(loc, message.element)
                 for loc in config.data.inputs
                 if not loc.skip_existence_check
             }
