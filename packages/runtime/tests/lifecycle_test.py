@@ -4,11 +4,13 @@ the fused form (streaming) gives the same outcomes."""
 import time
 
 import apache_beam as beam
+import pytest
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.util import assert_that, equal_to
 from jobs_for_tests import Describe, Flaky, make_config, put_input
 
-from cadenza.core import Message, Outcome, Recipients, encode
+from cadenza.core import ConfigError, Message, Outcome, Recipients, encode, parse_job_config
+from cadenza.runtime.batch import run_batch
 from cadenza.runtime.lifecycle import Carried, FusedLifecycle, Routed
 from cadenza.runtime.storage import read_provenance
 from cadenza.runtime.testing import dead_letter_reasons, run_lifecycle
@@ -51,6 +53,16 @@ def test_the_logics_log_lines_carry_an_element_holding_percent_signs(tmp_path, c
     assert [m.element for m in outcome.published] == ["50% mix"]
     lines = [r.getMessage() for r in caplog.records if "described" in r.getMessage()]
     assert lines == ["[describe 50% mix trace=t-1] described 5 bytes"]
+
+
+def test_a_config_still_holding_templates_is_refused(tmp_path):
+    text = "job_name: describe\ndata: {inputs: [{name: audio, location: '${WORK}/in'}]}"
+    templated = parse_job_config(text)  # no environment: the templates stay
+    with pytest.raises(ConfigError, match=r"data.inputs\[0\].location: '\$\{WORK\}/in'"):
+        run_lifecycle(templated, Describe(), ["t1"])
+    with pytest.raises(ConfigError, match="still holds"):
+        run_batch(templated, Describe(), elements=["t1"], runs_root=str(tmp_path))
+    assert not list(tmp_path.iterdir())
 
 
 def test_second_run_skips_existing_outputs_and_force_redoes_them(tmp_path):

@@ -55,6 +55,7 @@ from cadenza.runtime.profiles import pipeline_options
 from cadenza.runtime.pubsub_names import full_path, project_for
 from cadenza.runtime.storage import PROVENANCE_SUFFIX, is_local, list_folder
 from cadenza.runtime.streaming.topology import check_exists
+from cadenza.runtime.templates import require_filled
 
 
 def _read_text(path: str, what: str) -> str:
@@ -198,6 +199,7 @@ def run_batch(
     runner and on Dask, where each transform costs every element a task (on Dask a
     scheduled one); on Dataflow each step is its own transform, as its job graph shows.
     """
+    require_filled(config)
     items = list(elements) if elements is not None else batch_events(config)
     ids = list(dict.fromkeys(i for i in items if isinstance(i, str)))  # made messages inside
     others = [encode(i) if isinstance(i, Message) else i for i in items if not isinstance(i, str)]

@@ -7,7 +7,11 @@
 
 Elements may be ids (made into top-down messages), `Message` objects, or raw bytes
 (decoded as the job's config says). Point the config's data locations at temporary
-folders (e.g. with `overrides=["data.inputs[0].location=/tmp/x"]` when loading it).
+folders when loading it, with an environment for its `${VAR}` templates (a config
+that still holds one is refused):
+
+    config = load_job_config(path, env={"WORK": str(tmp_path)},
+                             overrides=["data.inputs[0].location=/tmp/x"])
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from cadenza.core import JobConfig, Message, decode, encode
 from cadenza.runtime.api import JobLogic
 from cadenza.runtime.lifecycle import DeadLetter, Lifecycle
+from cadenza.runtime.templates import require_filled
 
 
 @attrs.frozen
@@ -44,6 +49,7 @@ def _as_event(item) -> bytes:
 
 def run_lifecycle(config: JobConfig, logic: JobLogic, items: Iterable) -> LifecycleOutcome:
     """Runs `logic` through the whole lifecycle on `items`; returns what came out."""
+    require_filled(config)
     events = [_as_event(item) for item in items]
     with tempfile.TemporaryDirectory(prefix="cadenza-test-") as scratch:
         out = pathlib.Path(scratch)

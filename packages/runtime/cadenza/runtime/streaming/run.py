@@ -60,6 +60,7 @@ from cadenza.runtime.streaming.topology import (
     parent_topics,
     sources,
 )
+from cadenza.runtime.templates import require_filled
 
 DEFAULT_TIMEOUT_S = 600.0
 
@@ -201,6 +202,7 @@ def run_streaming(
     State that must outlive the process (the event ledger; dead letters when the config
     names no location) goes under `<runs_root>/<job>/`.
     """
+    require_filled(config)
     project = project_for(config, profile)
     job_sources = sources(config, project, from_upstream=from_upstream)
     if config.execution.timeout_s is None:
