@@ -51,7 +51,7 @@ def test_the_logics_log_lines_carry_an_element_holding_percent_signs(tmp_path, c
     caplog.set_level("INFO")
     outcome = run_lifecycle(config, Describe(), [Message.new("50% mix", trace_id="t-1")])
     assert [m.element for m in outcome.published] == ["50% mix"]
-    lines = [r.getMessage() for r in caplog.records if "described" in r.getMessage()]
+    lines = [r.getMessage() for r in caplog.records if "trace=t-1" in r.getMessage()]
     assert lines == ["[describe 50% mix trace=t-1] described 5 bytes"]
 
 

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import threading
+import tracemalloc
 import zipfile
 
 import pytest
@@ -291,3 +292,23 @@ def test_a_thread_per_call_reuses_the_clients_its_predecessors_gave_back():
         thread.start()
         thread.join()
     assert all(client is used[0] for client in used)
+
+
+@pytest.mark.parametrize("where", ["local", "gcs"])
+def test_a_file_output_is_copied_in_chunks_never_held_whole(where, tmp_path, request):
+    size = 48 << 20
+    source = tmp_path / "big.wav"
+    with open(source, "wb") as out:
+        out.truncate(size)  # 48 MiB of zeros, sparse: cheap to make
+    if where == "gcs":
+        target = f"gs://{request.getfixturevalue('gcs_bucket')}/out/big.wav"
+    else:
+        target = str(tmp_path / "out" / "big.wav")
+    tracemalloc.start()
+    try:
+        assert write_atomically(target, source, overwrite=False, provenance={"job": "j"})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 << 20, f"{peak >> 20} MiB held while copying 48 MiB"
+    assert digest(target) == digest(str(source)) and read_provenance(target) == {"job": "j"}

@@ -64,9 +64,23 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _fill(fd: int, data: bytes, attributes: dict, folder: str, durable: bool) -> bool:
+COPY_CHUNK = 1 << 20
+
+
+def _write_content(fd: int, content: bytes | os.PathLike) -> None:
+    """Bytes as they are; a local file's content copied a chunk at a time (never held
+    whole in memory)."""
+    if isinstance(content, bytes | bytearray | memoryview):
+        _write_all(fd, content)
+        return
+    with open(content, "rb") as source:
+        while chunk := source.read(COPY_CHUNK):
+            _write_all(fd, chunk)
+
+
+def _fill(fd: int, data, attributes: dict, folder: str, durable: bool) -> bool:
     """Content and attributes into the open file, then to disk if `durable`."""
-    _write_all(fd, data)
+    _write_content(fd, data)
     attributes_set = set_attributes(fd, attributes, folder)
     if durable:
         os.fsync(fd)
@@ -173,13 +187,14 @@ def _create_named(folder, target, data, attributes, overwrite, durable) -> tuple
 
 def create_file(
     target: str,
-    data: bytes,
+    data: bytes | os.PathLike,
     attributes: dict[str, bytes] | None = None,
     *,
     overwrite: bool = True,
     durable: bool = True,
 ) -> tuple[bool, bool]:
-    """Writes `target` atomically: (written, attributes set with it).
+    """Writes `target` atomically: (written, attributes set with it). `data` is the
+    content, or a local file to copy it from.
 
     `written` is False when `overwrite=False` and the target exists (it is left as it
     is). `durable`: the content reaches the disk (fsync) before the file gets its name,

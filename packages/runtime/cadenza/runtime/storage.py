@@ -30,6 +30,8 @@ import hashlib
 import itertools
 import json
 import os
+import pathlib
+import shutil
 import threading
 
 from apache_beam.io.filesystem import CompressionTypes
@@ -89,13 +91,14 @@ def release_gcs_client() -> None:
 
 def write_atomically(
     path: str,
-    data: bytes,
+    data: bytes | pathlib.Path,
     *,
     overwrite: bool = True,
     durable: bool = True,
     provenance: dict | None = None,
 ) -> bool:
-    """Writes `data` to `path` so that no reader ever sees a partial file.
+    """Writes `data` (bytes, or a local file whose content is copied, never held whole
+    in memory) to `path` so that no reader ever sees a partial file.
 
     Returns True when written; with `overwrite=False`, an existing object is left as
     it is and False is returned. On local paths the data reaches the disk before the
@@ -110,7 +113,11 @@ def write_atomically(
         _keep_sidecar(path, provenance)
         return False
     with FileSystems.create(path, mime_type="application/octet-stream") as handle:
-        handle.write(data)
+        if isinstance(data, pathlib.Path):
+            with open(data, "rb") as source:
+                shutil.copyfileobj(source, handle, local_files.COPY_CHUNK)
+        else:
+            handle.write(data)
     if provenance is not None:
         _write_sidecar(path, provenance, overwrite=True)
     return True
@@ -130,9 +137,10 @@ def _write_local(target, data, overwrite, durable, provenance) -> bool:
 
 
 GCS_METADATA_LIMIT = 7 * 1024  # Cloud Storage allows 8 KiB of custom metadata in all
+UPLOAD_CHUNK = 8 << 20  # a file output's upload, a chunk in memory at a time (x 256 KiB)
 
 
-def _write_gcs(path: str, data: bytes, overwrite: bool, provenance: dict | None) -> bool:
+def _write_gcs(path: str, data, overwrite: bool, provenance: dict | None) -> bool:
     from google.api_core.exceptions import PreconditionFailed
 
     bucket_name, name = split_gcs_path(path)
@@ -146,10 +154,11 @@ def _write_gcs(path: str, data: bytes, overwrite: bool, provenance: dict | None)
     with_it = record is not None and len(record) <= GCS_METADATA_LIMIT
     if with_it:
         blob.metadata = {PROVENANCE_KEY: record}
+    upload = blob.upload_from_string
+    if isinstance(data, pathlib.Path):  # a file: sent in chunks (one resumable upload)
+        upload, blob.chunk_size = blob.upload_from_filename, UPLOAD_CHUNK
     try:
-        blob.upload_from_string(
-            data, content_type="application/octet-stream", if_generation_match=generation
-        )
+        upload(data, content_type="application/octet-stream", if_generation_match=generation)
     except PreconditionFailed:
         if not overwrite:
             _keep_sidecar(path, provenance)

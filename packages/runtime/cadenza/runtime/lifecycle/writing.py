@@ -38,15 +38,18 @@ from cadenza.runtime.storage import (
 )
 
 
-def content_bytes(name: str, content) -> bytes:
-    """Output content as bytes: bytes as they are, dict/list as JSON (keys sorted, one
-    line: indenting would cost more than the rest of the write), a Path's file."""
+def output_content(name: str, content) -> bytes | pathlib.Path:
+    """Output content as written: bytes as they are, dict/list as JSON (keys sorted, one
+    line: indenting would cost more than the rest of the write), a Path as the file to
+    copy (never read whole into memory)."""
     if isinstance(content, bytes | bytearray):
         return bytes(content)
     if isinstance(content, dict | list):
         return (json.dumps(content, sort_keys=True) + "\n").encode()
     if isinstance(content, pathlib.Path):
-        return content.read_bytes()
+        if not content.is_file():
+            raise FileNotFoundError(f"output {name!r}: {content} is not a file")
+        return content
     raise TypeError(
         f"output {name!r}: content is {type(content).__name__}; expected bytes, dict, list or Path"
     )
@@ -128,7 +131,7 @@ class _WriteFn(beam.DoFn):
                     if replace and _written_by(path, message):  # before a crash: kept
                         count(config.job_name, "outputs_kept")
                         continue
-                    data = content_bytes(loc.name, result.outputs[loc.name])
+                    data = output_content(loc.name, result.outputs[loc.name])
                     if not self._write(path, data, replace, record):
                         count(config.job_name, "outputs_kept")
         except Exception as err:
