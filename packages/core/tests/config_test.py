@@ -6,6 +6,7 @@ import attrs
 import pytest
 
 from cadenza.core.config import (
+    DataLocation,
     FileInput,
     GcsNotificationInput,
     ListingInput,
@@ -412,3 +413,59 @@ def test_a_whole_value_from_the_environment_fills_number_and_flag_fields():
     )
     versioned = parse_job_config("job_name: abc\nversion: ${V:-1}", env={"V": "2"})
     assert versioned.version == "2" and type(versioned.version) is str
+
+
+def test_path_for_keeps_elements_inside_the_location():
+    loc = DataLocation(name="audio", location="gs://tracks/normalized/", suffix=".flac")
+    assert loc.path_for("2024/track-1") == "gs://tracks/normalized/2024/track-1.flac"
+    assert loc.path_for("mix [/dub]") == "gs://tracks/normalized/mix [/dub].flac"
+
+
+@pytest.mark.parametrize(
+    ("element", "reason"),
+    [
+        ("../secret/x", "has a '..' path segment"),
+        ("a/../../x", "has a '..' path segment"),
+        ("./x", "has a '.' path segment"),
+        ("/etc/passwd", "starts with '/'"),
+        ("x\x00.flac", "has a NUL character"),
+    ],
+)
+def test_path_for_refuses_an_element_that_would_leave_the_location(element, reason):
+    loc = DataLocation(name="audio", location="/data/in", suffix=".flac")
+    with pytest.raises(ValueError, match=r"^data location 'audio': element ") as err:
+        loc.path_for(element)
+    assert repr(element) in str(err.value) and reason in str(err.value)
+
+
+def test_a_key_written_twice_is_refused_naming_both_lines(tmp_path):
+    path = tmp_path / "job.yaml"
+    path.write_text(
+        "job_name: fingerprint\n"
+        "data:\n"
+        "  inputs:\n"
+        "    - {name: audio, location: /a, location: /b}\n"
+        "data:\n"
+        "  outputs: [{name: out, location: /c}]\n"
+        "job_name: other-name\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_job_config(path, env={})
+    assert str(err.value).splitlines() == [
+        f"{path}: data: key written twice, on lines 2 and 5 (YAML would keep the last)",
+        f"{path}: job_name: key written twice, on lines 1 and 7 (YAML would keep the last)",
+        f"{path}: data.inputs[0].location: key written twice, on line 4 (YAML would keep the last)",
+    ]
+
+
+def test_keys_that_differ_or_come_from_a_merge_are_not_duplicates():
+    config = parse_job_config(
+        "job_name: fingerprint\n"
+        "params:\n"
+        "  base: &base {rate: 1, mono: true}\n"
+        "  tuned: {<<: *base, rate: 2}\n"
+        "  1: int key\n"
+        "  '1': str key\n"
+    )
+    assert config.params["tuned"] == {"rate": 2, "mono": True}
+    assert config.params[1] == "int key" and config.params["1"] == "str key"

@@ -10,10 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from messages import GOLDEN_V1
 
+from cadenza.core._protowire import field_bytes, field_varint
 from cadenza.core.decode import DecodePolicy, Format, decode
 from cadenza.core.errors import MessageDecodeError, NotAnUploadEvent
 from cadenza.core.message import GcsObject, Outcome, Recipients
-from cadenza.core.wire import encode
+from cadenza.core.wire import HEADER, encode
 
 KLIO_DIR = pathlib.Path(__file__).parent / "testdata" / "klio"
 EVERYTHING = DecodePolicy(accept=set(Format))
@@ -147,3 +148,95 @@ def test_not_bytes():
 def test_audit_times_are_utc():
     message = decode((KLIO_DIR / "bottom_up_with_everything.bin").read_bytes(), policy=EVERYTHING)
     assert all(e.at.tzinfo == dt.UTC for e in message.audit_log)
+
+
+def klio_message(element: bytes, metadata: bytes = b"") -> bytes:
+    """A Klio v2 KlioMessage with this element (data.element) and metadata bytes."""
+    return field_bytes(1, metadata) + field_bytes(2, field_bytes(3, element)) + field_varint(3, 2)
+
+
+def each_format(element: bytes) -> list[tuple[bytes, dict | None, DecodePolicy]]:
+    """`element` as every decoder receives one: (data, attributes, policy)."""
+    gcs = {**FINALIZE, "objectId": element.decode()}
+    return [
+        (HEADER + field_bytes(1, element), None, DecodePolicy()),
+        (element, None, DecodePolicy({Format.RAW})),
+        (b"", gcs, DecodePolicy({Format.GCS_NOTIFICATION})),
+        (klio_message(element), None, DecodePolicy({Format.KLIO})),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("element", "reason"),
+    [
+        (b"../secret/x", "has a '..' path segment"),
+        (b"incoming/../../x", "has a '..' path segment"),
+        (b"..", "has a '..' path segment"),
+        (b"a/./b", "has a '.' path segment"),
+        (b".", "has a '.' path segment"),
+        (b"/etc/passwd", "starts with '/'"),
+    ],
+)
+def test_every_decoder_refuses_an_element_that_would_leave_its_data_locations(element, reason):
+    for data, attributes, policy in each_format(element):
+        with pytest.raises(MessageDecodeError, match=f"^{len(data)} bytes starting") as err:
+            decode(data, attributes, policy)
+        assert reason in str(err.value), (policy, str(err.value))
+
+
+def test_every_decoder_refuses_an_element_with_a_nul_character():
+    for data, attributes, policy in each_format(b"a\x00b"):
+        with pytest.raises(MessageDecodeError) as err:
+            decode(data, attributes, policy)
+        assert "NUL character" in str(err.value) or "control characters" in str(err.value)
+
+
+@pytest.mark.parametrize("element", ["2024/track-1", "mix [/dub]", "a..b/.hidden", "a/b/"])
+def test_every_decoder_reads_elements_with_slashes_between_names(element):
+    for data, attributes, policy in each_format(element.encode()):
+        assert decode(data, attributes, policy).element == element
+
+
+def test_klio_timestamps_out_of_datetime_range_are_refused_naming_the_field():
+    timestamp = field_bytes(1, field_varint(1, 2**40))  # seconds: a valid int64
+    data = klio_message(b"t", field_bytes(3, timestamp))
+    with pytest.raises(MessageDecodeError, match=r"job_audit_log\.timestamp: 1099511627776 s"):
+        decode(data, policy=DecodePolicy({Format.KLIO}))
+
+
+def test_klio_embedded_messages_sent_twice_are_merged():
+    def job(name):
+        return field_bytes(1, name)
+
+    limited = [field_bytes(1, job(b"a")), field_bytes(2, job(b"t"))]  # in two halves
+    recipients = b"".join(field_bytes(6, field_bytes(2, half)) for half in limited)
+    item = field_bytes(1, field_varint(1, 60)) + field_bytes(1, field_varint(2, 5_000_000))
+    data = (
+        field_bytes(1, recipients)
+        + field_bytes(1, field_varint(4, 1) + field_bytes(3, item + field_bytes(2, job(b"j"))))
+        + field_bytes(2, field_bytes(3, b"track-1"))
+        + field_bytes(2, field_bytes(2, b"state"))
+        + field_varint(3, 2)
+    )
+    message = decode(data, policy=DecodePolicy({Format.KLIO}))
+    assert (message.element, message.payload, message.force) == ("track-1", b"state", True)
+    assert message.recipients == Recipients.only(["a"], "t")
+    [entry] = message.audit_log
+    assert (entry.job, entry.at) == ("j", dt.datetime(1970, 1, 1, 0, 1, 0, 5000, tzinfo=dt.UTC))
+
+
+def test_gcs_notification_with_a_generation_beyond_int64():
+    attributes = {**FINALIZE, "objectGeneration": str(2**63)}
+    with pytest.raises(MessageDecodeError, match=f"objectGeneration {2**63} does not fit"):
+        decode(b"", attributes, DecodePolicy({Format.GCS_NOTIFICATION}))
+
+
+@given(st.lists(st.sampled_from(["a", ".", "..", "/", "\x00", "b c"]), min_size=1, max_size=8))
+def test_path_like_raw_elements_decode_or_raise_only_decode_errors(parts):
+    data = "".join(parts).encode()
+    try:
+        message = decode(data, policy=EVERYTHING)
+    except MessageDecodeError:
+        return
+    segments = message.element.split("/")
+    assert "." not in segments and ".." not in segments and not message.element.startswith("/")

@@ -28,6 +28,43 @@ def test_element_must_be_a_short_non_empty_string(element):
         Message(element=element)
 
 
+@pytest.mark.parametrize(
+    ("element", "reason"),
+    [
+        ("..", "'..' has a '..' path segment"),
+        ("../secret/x", "has a '..' path segment"),
+        ("a/b/..", "has a '..' path segment"),
+        (".", "'.' has a '.' path segment"),
+        ("a/./b", "has a '.' path segment"),
+        ("/etc/passwd", "'/etc/passwd' starts with '/'"),
+        ("a\x00b", "has a NUL character"),
+    ],
+)
+def test_element_must_name_a_path_inside_a_data_location(element, reason):
+    with pytest.raises(ValueError, match=r"^element: ") as err:
+        Message(element=element)
+    assert reason in str(err.value)
+
+
+@pytest.mark.parametrize("element", ["2024/track-1", "mix [/dub]", "a..b", ".hidden", "a/b/"])
+def test_element_may_hold_slashes_between_names(element):
+    assert Message(element=element).element == element
+
+
+def test_an_empty_trigger_children_of_is_none():
+    assert Recipients.only(["a"], "") == Recipients.only(["a"])
+    assert Recipients.only(["a"], "").trigger_children_of is None
+
+
+def test_unknown_fields_stay_with_children_and_audit_entries_but_out_of_repr():
+    m = Message(element="t", unknown_fields=b"\x50\x01")
+    assert m.child().unknown_fields == b"\x50\x01"
+    assert m.with_audit("fingerprint", Outcome.PROCESSED).unknown_fields == b"\x50\x01"
+    assert "unknown_fields" not in repr(m) and "\\x50" not in repr(m)
+    with pytest.raises(TypeError, match="unknown_fields"):
+        Message(element="t", unknown_fields="P\x01")
+
+
 def test_audit_entries_are_appended_in_utc():
     at = dt.datetime(2026, 1, 1, 13, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))
     m = Message(element="t").with_audit("fingerprint", Outcome.PROCESSED, at=at, job_version="2")

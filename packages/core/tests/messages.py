@@ -4,19 +4,20 @@ import datetime as dt
 
 from hypothesis import strategies as st
 
+from cadenza.core._protowire import field_bytes, field_varint
 from cadenza.core.message import (
-    MAX_ELEMENT_BYTES,
     AuditEntry,
     GcsObject,
     Message,
     Outcome,
     Recipients,
+    element_problem,
 )
 
 UTC = dt.UTC
 text = st.text(max_size=40)
 names = st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=30)
-elements = names.filter(lambda s: len(s.encode()) <= MAX_ELEMENT_BYTES)
+elements = names.filter(lambda s: element_problem(s) is None)
 times = st.datetimes(
     min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2200, 1, 1), timezones=st.just(UTC)
 )
@@ -35,6 +36,12 @@ sources = st.one_of(
     st.none(),
     st.builds(GcsObject, bucket=text, name=text, generation=st.integers(-(2**63), 2**63 - 1)),
 )
+# Fields a newer Cadenza might add (numbers the version 1 schema does not use).
+unknown_field = st.one_of(
+    st.builds(field_varint, st.integers(10, 2**29 - 1), st.integers(0, 2**64 - 1)),
+    st.builds(field_bytes, st.integers(10, 2**29 - 1), st.binary(max_size=20)),
+)
+unknown_fields = st.lists(unknown_field, max_size=3).map(b"".join)
 messages = st.builds(
     Message,
     element=elements,
@@ -46,6 +53,7 @@ messages = st.builds(
     message_id=text,
     trace_id=text,
     source=sources,
+    unknown_fields=unknown_fields,
 )
 
 # Fixed messages whose version-1 bytes are committed in testdata/message_v1/.

@@ -2,12 +2,15 @@
 
 import pathlib
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from messages import GOLDEN_V1, messages
 
+from cadenza.core._protowire import field_bytes, field_varint
 from cadenza.core.errors import MessageDecodeError
+from cadenza.core.message import GcsObject, Message, Recipients
 from cadenza.core.wire import HEADER, decode_cadenza, encode
 
 GOLDEN_DIR = pathlib.Path(__file__).parent / "testdata" / "message_v1"
@@ -57,6 +60,10 @@ def test_truncated_messages_fail_or_decode_to_a_valid_message(message, data):
         (HEADER + b"\x0d\x00\x00", "truncated fixed32"),
         (HEADER + b"\x08\x01", "element: wire type 0, expected 2"),
         (HEADER + b"\x0a\x01x\x32\x08\x1a\x06bogus!", "unknown outcome 'bogus!'"),
+        (HEADER + b"\x0a\x04../x", "element: '../x' has a '..' path segment"),
+        (HEADER + b"\x0a\x05a/./b", "element: 'a/./b' has a '.' path segment"),
+        (HEADER + b"\x0a\x04/etc", "element: '/etc' starts with '/'"),
+        (HEADER + b"\x0a\x03a\x00b", "element: 'a\\x00b' has a NUL character"),
     ],
 )
 def test_garbage_is_refused_with_a_reason(data, reason):
@@ -66,9 +73,64 @@ def test_garbage_is_refused_with_a_reason(data, reason):
     assert f"{len(data)} bytes" in str(err.value)
 
 
-def test_unknown_fields_are_skipped_for_forward_compatibility():
-    data = encode(GOLDEN_V1["minimal"]) + b"\xf8\x07\x01"  # field 127, varint 1
-    assert decode_cadenza(data) == GOLDEN_V1["minimal"]
+def test_unknown_fields_are_kept_and_written_back_after_the_known_ones():
+    unknown = b"\xf8\x07\x01" + b"\x82\x08\x03abc"  # field 127 = 1, field 128 = "abc"
+    data = encode(GOLDEN_V1["minimal"]) + unknown
+    message = decode_cadenza(data)
+    assert message == attrs.evolve(GOLDEN_V1["minimal"], unknown_fields=unknown)
+    assert "unknown_fields" not in repr(message)
+    assert encode(message) == data
+    child = message.child(force=True)
+    assert encode(child) == encode(attrs.evolve(child, unknown_fields=b"")) + unknown
+
+
+def test_unknown_fields_between_known_ones_are_kept_in_order():
+    data = HEADER + b"\x0a\x01x" + b"\x50\x01" + b"\x3a\x01m" + b"\x5a\x01z"
+    message = decode_cadenza(data)
+    assert (message.element, message.message_id) == ("x", "m")
+    assert message.unknown_fields == b"\x50\x01\x5a\x01z"
+    assert encode(message) == HEADER + b"\x0a\x01x\x3a\x01m\x50\x01\x5a\x01z"
+
+
+@pytest.mark.parametrize("time_us", [2**62, -(2**63), 2**63 - 1])
+def test_audit_times_out_of_datetime_range_are_refused_naming_the_field(time_us):
+    entry = field_bytes(1, b"j") + field_varint(2, time_us) + field_bytes(3, b"processed")
+    data = HEADER + field_bytes(1, b"x") + field_bytes(6, entry)
+    with pytest.raises(MessageDecodeError, match=f"audit_log.time_us: {time_us} is outside"):
+        decode_cadenza(data)
+
+
+@pytest.mark.parametrize(
+    "varint",
+    [b"\xff" * 9 + b"\x01", b"\xff" * 9 + b"\x7f"],  # the second has bits above the 64th
+)
+def test_ten_byte_varints_keep_their_low_64_bits_as_protobuf_does(varint):
+    data = HEADER + b"\x0a\x01x" + b"\x4a\x0b\x18" + varint  # source.generation
+    message = decode_cadenza(data)
+    assert message.source.generation == -1
+    assert decode_cadenza(encode(message)) == message
+
+
+@pytest.mark.parametrize("generation", [2**63, 2**64, -(2**63) - 1])
+def test_int64_fields_out_of_range_are_refused_on_encode(generation):
+    message = Message(element="x", source=GcsObject(bucket="b", name="n", generation=generation))
+    with pytest.raises(ValueError, match=f"source.generation: {generation} does not fit"):
+        encode(message)
+
+
+def test_an_embedded_message_sent_twice_is_merged():
+    recipients = field_bytes(5, field_bytes(1, b"a")) + field_bytes(5, field_bytes(2, b"t"))
+    source = field_bytes(9, field_bytes(1, b"b") + field_bytes(2, b"n1")) + field_bytes(
+        9, field_bytes(2, b"n2") + field_varint(3, 7)
+    )
+    message = decode_cadenza(HEADER + field_bytes(1, b"x") + recipients + source)
+    assert message.recipients == Recipients.only(["a"], "t")
+    assert message.source == GcsObject(bucket="b", name="n2", generation=7)
+
+
+def test_an_empty_trigger_children_of_round_trips():
+    message = Message(element="x", recipients=Recipients.only(["a"], ""))
+    assert decode_cadenza(encode(message)) == message
 
 
 def test_huge_message_round_trips():

@@ -7,6 +7,7 @@ Every problem is reported at once, each starting with the file and the dotted ke
 
     jobs/fingerprint/job.yaml: events.inputs[0].subscription: expected a string, found 42 (int)
     jobs/fingerprint/job.yaml: data.inptus: unknown key; did you mean 'inputs'?
+    jobs/fingerprint/job.yaml: data: key written twice, on lines 3 and 9 (YAML would keep the last)
 
 `load_job_config(path, env=None)` leaves `${...}` templates in place and only checks the
 structure (what the DAG registry does inside a Bazel action, with no environment).
@@ -45,6 +46,7 @@ from cattrs.errors import (
 
 from cadenza.core.decode import DecodePolicy, Format
 from cadenza.core.errors import ConfigError
+from cadenza.core.message import path_problem
 
 JOB_NAME = re.compile(r"^[a-z][a-z0-9-]{2,62}$")
 DATA_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -145,7 +147,11 @@ class DataLocation:
     skip_existence_check: bool = False
 
     def path_for(self, element: str) -> str:
-        """Where this location keeps `element`'s file."""
+        """Where this location keeps `element`'s file; refuses (ValueError) an element
+        that would name a file outside the location."""
+        problem = path_problem(element)
+        if problem:
+            raise ValueError(f"data location {self.name!r}: element {problem}")
         return f"{self.location.rstrip('/')}/{element}{self.suffix}"
 
 
@@ -494,6 +500,51 @@ def _child(node, part, walked, override):
 # ---- loading ----------------------------------------------------------------------------
 
 
+def _duplicate_keys(node, path: str = "", seen: set | None = None) -> list[tuple[str, str]]:
+    """(dotted key, message) for each mapping key written twice in a composed YAML node."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:  # an alias: checked where its anchor is
+        return []
+    seen.add(id(node))
+    found = []
+    if isinstance(node, yaml.MappingNode):
+        keys = [(key, value) for key, value in node.value if isinstance(key, yaml.ScalarNode)]
+        first_lines: dict[tuple[str, str], int] = {}
+        for key, _ in keys:  # this mapping's keys first, then those below
+            line = key.start_mark.line + 1
+            first = first_lines.get((key.tag, key.value))
+            if first is None:
+                first_lines[key.tag, key.value] = line
+                continue
+            where = f"on line {line}" if first == line else f"on lines {first} and {line}"
+            message = f"key written twice, {where} (YAML would keep the last)"
+            found.append((_join(path, key.value), message))
+        for key, value in keys:
+            found += _duplicate_keys(value, _join(path, key.value), seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found += _duplicate_keys(item, _join(path, index), seen)
+    return found
+
+
+def _load_yaml(text: str, source: str):
+    """The YAML document in `text`; a mapping key written twice is a ConfigError (PyYAML
+    alone would keep the last silently)."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        problems = _duplicate_keys(node)
+        if problems:
+            _raise_problems(source, problems)
+        return loader.construct_document(node)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{source}: not valid YAML: {err}") from None
+    finally:
+        loader.dispose()
+
+
 def job_name_problem(name: str) -> str | None:
     """What is wrong with a `job_name`, or None.
 
@@ -646,10 +697,7 @@ def parse_job_config(
     params_class: type | None = None,
 ) -> JobConfig:
     """Parses job.yaml text. With `env`, substitutes `${VAR}`; without, checks templates only."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{source}: not valid YAML: {err}") from None
+    raw = _load_yaml(text, source)
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level, found {_describe(raw)}")
     for override in overrides:

@@ -9,7 +9,8 @@ The order is fixed and documented, so the same input always decodes the same way
 4. the raw bytes as the element, when the job accepts `raw`.
 
 Anything else raises `MessageDecodeError` naming the bytes received and why each
-accepted format refused them.
+accepted format refused them; so does, in every format, an element that would name
+files outside a data location (see `cadenza.core.message.path_problem`).
 
 >>> from cadenza.core.wire import encode
 >>> from cadenza.core.message import Message

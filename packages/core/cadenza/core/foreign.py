@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Mapping
 
-from cadenza.core._protowire import LEN, VARINT, WireError, iter_fields, signed64
+from cadenza.core._protowire import LEN, VARINT, WireError, fits_int64, iter_fields, signed64
 from cadenza.core.errors import MessageDecodeError, NotAnUploadEvent
 from cadenza.core.message import (
     EPOCH,
@@ -21,6 +21,7 @@ from cadenza.core.message import (
     Message,
     Outcome,
     Recipients,
+    path_problem,
 )
 from cadenza.core.wire import describe_bytes
 
@@ -55,6 +56,11 @@ def from_gcs_notification(attributes: Mapping[str, str]) -> Message:
             f"storage notification for gs://{bucket}/{name}: "
             f"objectGeneration {generation_text!r} is not an integer"
         ) from None
+    if not fits_int64(generation):
+        raise MessageDecodeError(
+            f"storage notification for gs://{bucket}/{name}: "
+            f"objectGeneration {generation} does not fit in an int64"
+        )
     trace = _derived_id("gcs", bucket.encode(), name.encode(), str(generation).encode())
     try:
         return Message(
@@ -84,6 +90,9 @@ def from_raw(data: bytes) -> Message:
         )
     if not element.isprintable():
         raise MessageDecodeError(f"{describe_bytes(data)}: raw element has control characters")
+    problem = path_problem(element)
+    if problem:
+        raise MessageDecodeError(f"{describe_bytes(data)}: raw element {problem}")
     trace = _derived_id("raw", data)
     return Message(element=element, message_id=trace, trace_id=trace)
 
@@ -116,6 +125,11 @@ def _klio_fields(data: bytes, schema, what: str, strict: bool = False) -> dict[s
     return found
 
 
+def _merged(fields: dict[str, list], name: str) -> bytes:
+    """An embedded message sent more than once, merged as protobuf merges it."""
+    return b"".join(fields.get(name, []))
+
+
 def _klio_job_name(data: bytes) -> str:
     names = _klio_fields(data, _KLIO_JOB, "KlioJob").get("job_name", [b""])
     return names[-1].decode("utf-8")
@@ -123,28 +137,35 @@ def _klio_job_name(data: bytes) -> str:
 
 def _klio_audit(data: bytes) -> AuditEntry:
     item = _klio_fields(data, _KLIO_AUDIT_ITEM, "job_audit_log")
-    at = EPOCH
-    if "timestamp" in item:
-        ts = _klio_fields(item["timestamp"][-1], _TIMESTAMP, "timestamp")
-        seconds = signed64(ts.get("seconds", [0])[-1])
-        nanos = ts.get("nanos", [0])[-1]
-        at = EPOCH + dt.timedelta(seconds=seconds, microseconds=nanos // 1000)
-    job = _klio_job_name(item["klio_job"][-1]) if "klio_job" in item else ""
+    at = _klio_time(_merged(item, "timestamp")) if "timestamp" in item else EPOCH
+    job = _klio_job_name(_merged(item, "klio_job")) if "klio_job" in item else ""
     return AuditEntry(job=job, at=at, outcome=Outcome.KLIO)
+
+
+def _klio_time(data: bytes) -> dt.datetime:
+    ts = _klio_fields(data, _TIMESTAMP, "job_audit_log.timestamp")
+    seconds = signed64(ts.get("seconds", [0])[-1])
+    nanos = signed64(ts.get("nanos", [0])[-1])
+    try:
+        return EPOCH + dt.timedelta(seconds=seconds, microseconds=nanos // 1000)
+    except OverflowError:
+        raise WireError(
+            f"job_audit_log.timestamp: {seconds} s, {nanos} ns is outside the years 1 to 9999"
+        ) from None
 
 
 def _klio_recipients(data: bytes) -> Recipients:
     r = _klio_fields(data, _KLIO_RECIPIENTS, "intended_recipients")
     if "limited" not in r:
         return Recipients.anyone()
-    limited = _klio_fields(r["limited"][-1], _KLIO_LIMITED, "limited")
+    limited = _klio_fields(_merged(r, "limited"), _KLIO_LIMITED, "limited")
     jobs = [_klio_job_name(j) for j in limited.get("recipients", [])]
     trigger = (
-        _klio_job_name(limited["trigger_children_of"][-1])
+        _klio_job_name(_merged(limited, "trigger_children_of"))
         if "trigger_children_of" in limited
-        else ""
+        else None
     )
-    return Recipients.only(jobs, trigger or None)
+    return Recipients.only(jobs, trigger)
 
 
 def from_klio(data: bytes) -> Message:
@@ -154,22 +175,22 @@ def from_klio(data: bytes) -> Message:
         version = top.get("version", [0])[-1]
         if version != KLIO_V2:
             raise WireError(f"Klio message version {version}, only version 2 (element) is read")
-        fields = _klio_fields(top.get("data", [b""])[-1], _KLIO_DATA, "data")
+        fields = _klio_fields(_merged(top, "data"), _KLIO_DATA, "data")
         element = fields.get("element", [b""])[-1].decode("utf-8")
         payload = fields.get("payload", [b""])[-1] or None
-        meta = _klio_fields(top.get("metadata", [b""])[-1], _KLIO_METADATA, "metadata")
+        meta = _klio_fields(_merged(top, "metadata"), _KLIO_METADATA, "metadata")
         trace = _derived_id("klio", data)
         return Message(
             element=element,
             payload=payload,
             force=bool(meta.get("force", [0])[-1]),
             ping=bool(meta.get("ping", [0])[-1]),
-            recipients=_klio_recipients(meta["intended_recipients"][-1])
+            recipients=_klio_recipients(_merged(meta, "intended_recipients"))
             if "intended_recipients" in meta
             else Recipients.anyone(),
             audit_log=[_klio_audit(item) for item in meta.get("job_audit_log", [])],
             message_id=trace,
             trace_id=trace,
         )
-    except (WireError, UnicodeDecodeError, ValueError) as err:
+    except (WireError, UnicodeDecodeError, ValueError, OverflowError) as err:
         raise MessageDecodeError(f"{describe_bytes(data)}: not a Klio v2 message: {err}") from None

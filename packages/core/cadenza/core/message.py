@@ -37,13 +37,52 @@ class Outcome(enum.Enum):
     KLIO = "klio"  # an entry carried over from a Klio audit log, which has no outcome
 
 
-def _check_element(instance, attribute, value: str) -> None:
+def _shown(value: str, limit: int = 80) -> str:
+    """`value` as an error shows it: its repr, cut short when long."""
+    return repr(value) if len(value) <= limit else repr(value[:limit]) + "..."
+
+
+def path_problem(element: str) -> str | None:
+    """Why `element` cannot name files inside a data location, or None.
+
+    A location keeps an element's file at `location/<element><suffix>`, so an element
+    may hold `/` between names (`2024/track-1`) but no `.` or `..` segment, no leading
+    `/` and no NUL character.
+
+    >>> path_problem("2024/track-1") is None
+    True
+    >>> path_problem("a/../../b")
+    "'a/../../b' has a '..' path segment (an element names a path inside each data location)"
+    """
+    segments = element.split("/")
+    if "\0" in element:
+        what = "has a NUL character"
+    elif element.startswith("/"):
+        what = "starts with '/'"
+    elif ".." in segments or "." in segments:
+        what = f"has a {'..' if '..' in segments else '.'!r} path segment"
+    else:
+        return None
+    return f"{_shown(element)} {what} (an element names a path inside each data location)"
+
+
+def element_problem(value) -> str | None:
+    """What is wrong with `value` as a message's element, or None."""
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{attribute.name}: expected a non-empty string, got {value!r}")
+        return f"expected a non-empty string, got {value!r}"
     if len(value.encode("utf-8")) > MAX_ELEMENT_BYTES:
-        raise ValueError(
-            f"{attribute.name}: {len(value.encode())} bytes is longer than {MAX_ELEMENT_BYTES}"
-        )
+        return f"{len(value.encode())} bytes is longer than {MAX_ELEMENT_BYTES}"
+    return path_problem(value)
+
+
+def _check_element(instance, attribute, value: str) -> None:
+    problem = element_problem(value)
+    if problem:
+        raise ValueError(f"{attribute.name}: {problem}")
+
+
+def _none_if_empty(value: str | None) -> str | None:
+    return value or None
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -58,12 +97,13 @@ class Recipients:
 
     Top-down (`Recipients.anyone()`): every job downstream runs. Bottom-up
     (`Recipients.limited([...])`): only the named jobs run, to produce what the target
-    needs; then, if `trigger_children_of` is set, that job's children run as usual.
+    needs; then, if `trigger_children_of` is set, that job's children run as usual
+    (an empty `trigger_children_of` is None, as on the wire).
     """
 
     limited: bool = False
     jobs: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    trigger_children_of: str | None = None
+    trigger_children_of: str | None = attrs.field(default=None, converter=_none_if_empty)
 
     def __attrs_post_init__(self) -> None:
         if not self.limited and (self.jobs or self.trigger_children_of):
@@ -118,6 +158,11 @@ class Message:
     message_id: str = ""
     trace_id: str = ""
     source: GcsObject | None = None
+    # top-level fields this Cadenza does not know (added by a newer one), as they
+    # arrived on the wire; encoding writes them back, so they reach newer readers
+    unknown_fields: bytes = attrs.field(
+        default=b"", repr=False, validator=attrs.validators.instance_of(bytes)
+    )
 
     @classmethod
     def new(cls, element: str, *, trace_id: str | None = None, **fields) -> Message:

@@ -1,7 +1,10 @@
 """Cadenza's own wire format: a 4-byte header, then the protobuf-encoded message.
 
-The schema is `cadenza/core/schema/message_v1.proto`. Encoding is deterministic and
-round-trips exactly:
+The schema is `cadenza/core/schema/message_v1.proto`. Decoding reads what protobuf
+reads: an embedded message sent twice is merged, and top-level fields this Cadenza
+does not know are kept (`Message.unknown_fields`) and written back after the known
+ones, so a field added by a newer job passes through an older one. Encoding is
+deterministic and round-trips exactly:
 
 >>> from cadenza.core.message import Message
 >>> data = encode(Message(element="track-1", payload=b"", message_id="m", trace_id="t"))
@@ -21,7 +24,8 @@ from cadenza.core._protowire import (
     WireError,
     field_bytes,
     field_varint,
-    iter_fields,
+    fits_int64,
+    read_field,
     signed64,
 )
 from cadenza.core.errors import MessageDecodeError
@@ -56,11 +60,18 @@ def _encode_audit(e: AuditEntry) -> bytes:
     )
 
 
+def _int64(value: int, what: str) -> int:
+    if not fits_int64(value):
+        raise ValueError(f"{what}: {value} does not fit in the wire format's int64")
+    return value
+
+
 def _encode_source(s: GcsObject) -> bytes:
+    generation = _int64(s.generation, "source.generation")
     return (
         _string(1, s.bucket)
         + _string(2, s.name)
-        + (field_varint(3, s.generation) if s.generation else b"")
+        + (field_varint(3, generation) if generation else b"")
     )
 
 
@@ -80,6 +91,7 @@ def encode(message: Message) -> bytes:
     body.append(_string(8, message.trace_id))
     if message.source is not None:
         body.append(field_bytes(9, _encode_source(message.source)))
+    body.append(message.unknown_fields)
     return HEADER + b"".join(body)
 
 
@@ -98,16 +110,23 @@ def _int(value, what: str) -> int:
     return value
 
 
-def _fields(data: bytes, schema: dict[int, tuple[str, int]], what: str) -> dict[str, list]:
-    """Groups a message's known fields by name, checking each field's wire type."""
+def _fields(
+    data: bytes, schema: dict[int, tuple[str, int]], what: str, unknown: list | None = None
+) -> dict[str, list]:
+    """Groups a message's known fields by name, checking each field's wire type. Unknown
+    fields are skipped, or, given an `unknown` list, added to it as they arrived."""
     found: dict[str, list] = {}
-    for number, wire_type, value in iter_fields(data):
-        if number not in schema:
-            continue  # unknown fields are skipped (forward compatibility)
-        name, expected = schema[number]
-        if wire_type != expected:
-            raise WireError(f"{what}.{name}: wire type {wire_type}, expected {expected}")
-        found.setdefault(name, []).append(value)
+    pos = 0
+    while pos < len(data):
+        number, wire_type, value, end = read_field(data, pos)
+        if number in schema:
+            name, expected = schema[number]
+            if wire_type != expected:
+                raise WireError(f"{what}.{name}: wire type {wire_type}, expected {expected}")
+            found.setdefault(name, []).append(value)
+        elif unknown is not None:
+            unknown.append(data[pos:end])
+        pos = end
     return found
 
 
@@ -125,6 +144,18 @@ def _last(fields: dict[str, list], name: str, default=None):
     return fields[name][-1] if name in fields else default
 
 
+def _merged(fields: dict[str, list], name: str) -> bytes:
+    """An embedded message sent more than once, merged as protobuf merges it."""
+    return b"".join(fields[name])
+
+
+def _time(micros: int, what: str) -> dt.datetime:
+    try:
+        return EPOCH + dt.timedelta(microseconds=micros)
+    except OverflowError:
+        raise WireError(f"{what}: {micros} is outside the years 1 to 9999") from None
+
+
 def _decode_audit(data: bytes) -> AuditEntry:
     f = _fields(data, _AUDIT, "audit_log")
     outcome = _text(_last(f, "outcome", b""), "audit_log.outcome")
@@ -135,24 +166,25 @@ def _decode_audit(data: bytes) -> AuditEntry:
     micros = signed64(_int(_last(f, "time_us", 0), "audit_log.time_us"))
     return AuditEntry(
         job=_text(_last(f, "job", b""), "audit_log.job"),
-        at=EPOCH + dt.timedelta(microseconds=micros),
+        at=_time(micros, "audit_log.time_us"),
         outcome=outcome_value,
         job_version=_text(_last(f, "job_version", b""), "audit_log.job_version"),
     )
 
 
 def _decode_body(body: bytes) -> Message:
-    f = _fields(body, _MESSAGE, "message")
+    unknown: list[bytes] = []
+    f = _fields(body, _MESSAGE, "message", unknown)
     recipients = Recipients()
     if "recipients" in f:
-        r = _fields(f["recipients"][-1], _RECIPIENTS, "recipients")
+        r = _fields(_merged(f, "recipients"), _RECIPIENTS, "recipients")
         trigger = _text(_last(r, "trigger_children_of", b""), "recipients.trigger_children_of")
         recipients = Recipients.only(
             [_text(j, "recipients.jobs") for j in r.get("jobs", [])], trigger or None
         )
     source = None
     if "source" in f:
-        s = _fields(f["source"][-1], _SOURCE, "source")
+        s = _fields(_merged(f, "source"), _SOURCE, "source")
         source = GcsObject(
             bucket=_text(_last(s, "bucket", b""), "source.bucket"),
             name=_text(_last(s, "name", b""), "source.name"),
@@ -168,6 +200,7 @@ def _decode_body(body: bytes) -> Message:
         message_id=_text(_last(f, "message_id", b""), "message_id"),
         trace_id=_text(_last(f, "trace_id", b""), "trace_id"),
         source=source,
+        unknown_fields=b"".join(unknown),
     )
 
 
@@ -194,7 +227,7 @@ def decode_cadenza(data: bytes) -> Message:
         )
     try:
         return _decode_body(data[len(HEADER) :])
-    except (WireError, ValueError) as err:
+    except (WireError, ValueError, OverflowError) as err:
         raise MessageDecodeError(
             f"{describe_bytes(data)}: invalid Cadenza message: {err}"
         ) from None
