@@ -2,7 +2,9 @@
 
 Tempo, chroma, key and the spectrogram are computed on the mono mix at
 `params.sample_rate`; loudness on every channel at the file's own rate, as
-ITU-R BS.1770-4 defines it (the channels' energies add up).
+ITU-R BS.1770-4 defines it (the channels' energies add up). A mono mix shorter than
+1 s or quieter than -70 dBFS RMS (silence, dither, channels in antiphase that cancel)
+has no key and no tempo: both are reported as none found (`has_content`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from cadenza.audio import (
     warm_up_tempo,
 )
 from cadenza.runtime import JobLogic, Result
-from jobs.features.transforms import estimate_key, spectrogram_hop
+from jobs.features.transforms import estimate_key, has_content, spectrogram_hop
 
 _positive = attrs.validators.gt(0)
 
@@ -62,9 +64,14 @@ class Features(JobLogic):
         audio = decode_audio(data, params.sample_rate, name=ctx.element)
         frames, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
         loudness = measure_loudness(frames, rate)
-        tempo = estimate_tempo(audio.samples, audio.sample_rate, start_bpm=params.start_bpm)
+        content = has_content(audio.samples, audio.sample_rate)
+        tempo = (
+            estimate_tempo(audio.samples, audio.sample_rate, start_bpm=params.start_bpm)
+            if content
+            else None
+        )
         mean_chroma = chroma(audio.samples, audio.sample_rate).values.mean(axis=1)
-        key = estimate_key(mean_chroma)
+        key = estimate_key(mean_chroma) if content else None
         hop = spectrogram_hop(
             len(audio.samples), params.spectrogram_hop_length, params.spectrogram_max_width
         )
@@ -75,7 +82,7 @@ class Features(JobLogic):
             hop_length=hop,
             top_db=params.spectrogram_top_db,
         )
-        beats = len(tempo.beat_times_s)
+        beats = len(tempo.beat_times_s) if tempo else 0
         ctx.metrics.counter("beats").inc(beats)
         features = {
             "file": ctx.element,

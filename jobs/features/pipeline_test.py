@@ -60,6 +60,14 @@ def run(tmp_path_factory):
     canonical(normalized, "tone.wav", tone(997, 5))  # -20 dBFS peak, -23.01 dBFS RMS
     canonical(normalized, "tone-stereo.wav", np.stack([tone(997, 5)] * 2, axis=1))
     canonical(normalized, "silence.wav", np.zeros(3 * RATE))
+    # what has no key or tempo though it is not digital silence: see test_no_content_...
+    lsb = np.random.default_rng(5).integers(-2, 3, (5 * RATE, 2)) / 32768  # about -95 dBFS
+    canonical(normalized, "dither.wav", lsb)
+    canonical(normalized, "one-sample.wav", np.array([0.5]))
+    near_antiphase = -c_major + np.random.default_rng(6).integers(-2, 3, len(c_major)) / 32768
+    canonical(normalized, "antiphase.wav", np.stack([c_major, near_antiphase], axis=1))
+    canonical(normalized, "half-second.wav", c_major[: RATE // 2])
+    canonical(normalized, "quiet-c-major.wav", c_major * 0.01)  # -50 dBFS peak: has a key
     (normalized / "broken.ogg.flac").write_bytes(b"fLaC" + bytes(60))
     (normalized / "c-major.wav.json").write_text("{}")  # the normalizer's report: not an input
     printed = io.StringIO()
@@ -79,7 +87,8 @@ def run(tmp_path_factory):
 def test_each_canonical_track_gets_features_and_a_spectrogram(run):
     out, found, printed = run
     names = {"c-major.wav", "c-scale.mp3", "a-minor.m4a", "clicks.wav", "tone.wav"}
-    names |= {"tone-stereo.wav", "silence.wav"}
+    names |= {"tone-stereo.wav", "silence.wav", "dither.wav", "one-sample.wav", "antiphase.wav"}
+    names |= {"half-second.wav", "quiet-c-major.wav"}
     assert set(found) == names
     assert {p.name.removesuffix(".png") for p in out.glob("*.png")} == names
     provenance = read_provenance(str(out / "tone.wav.json"))
@@ -87,7 +96,7 @@ def test_each_canonical_track_gets_features_and_a_spectrogram(run):
     (dead,) = [json.loads(p.read_text()) for p in (out / "dead_letter").iterdir()]
     assert dead["element"] == "broken.ogg" and dead["stage"] == "logic"
     assert "AudioDecodeError: cannot decode audio from broken.ogg" in dead["reason"]
-    assert "features: 7 track(s)" in printed and "C major" in printed
+    assert "features: 12 track(s)" in printed and "C major" in printed
     assert "dead_letter:logic" in printed
 
 
@@ -134,6 +143,24 @@ def test_silence_has_no_key_tempo_or_loudness(run):
     assert silence["key"] is None and silence["tempo"] == {"bpm": None, "beats": 0}
     assert set(silence["loudness"].values()) == {None}
     assert silence["duration_s"] == 3.0
+
+
+@pytest.mark.parametrize(
+    "track", ["dither.wav", "one-sample.wav", "antiphase.wav", "half-second.wav"]
+)
+def test_no_content_in_the_mono_mix_means_no_key_and_no_tempo(run, track):
+    # below -70 dBFS RMS, or shorter than 1 s; the antiphase channels cancel in the mix
+    _, found, _ = run
+    features = found[track]
+    assert features["key"] is None and features["tempo"] == {"bpm": None, "beats": 0}
+    if track == "antiphase.wav":  # loudness is per channel: it does not cancel
+        assert features["loudness"]["integrated_lufs"] > -20
+
+
+def test_quiet_music_keeps_its_key(run):
+    _, found, _ = run
+    assert found["quiet-c-major.wav"]["loudness"]["rms_dbfs"] < -55
+    assert found["quiet-c-major.wav"]["key"]["name"] == "C major"
 
 
 def test_the_spectrogram_is_a_png_with_a_row_per_frequency_bin(run):

@@ -16,6 +16,7 @@ import numpy as np
 from cadenza.audio.decode import decode_audio
 from cadenza.audio.fingerprint import FINGERPRINT_SAMPLE_RATE, FingerprintIndex, find_overlaps
 from cadenza.audio.fingerprint.landmarks import FRAME_S, REFERENCE, landmarks
+from cadenza.audio.fingerprint.overlaps import check_window_s
 from cadenza.runtime import JobLogic, Result
 
 
@@ -27,12 +28,17 @@ def _local_folder(instance, attribute, value) -> None:
         )
 
 
+def _window_length(instance, attribute, value) -> None:
+    check_window_s(value)  # a finite number of seconds the matching can use
+
+
 @attrs.frozen
 class Params:
     """job.yaml `params`: the catalog index's local folder, and the matching window."""
 
     index: str = attrs.field(validator=[attrs.validators.instance_of(str), _local_folder])
-    window_s: float = attrs.field(default=10.0, validator=attrs.validators.gt(0))
+    #: seconds per matching window: 2 to 600
+    window_s: float = attrs.field(default=10.0, validator=_window_length)
 
 
 class Fingerprint(JobLogic):

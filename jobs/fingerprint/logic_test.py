@@ -45,6 +45,16 @@ def test_a_remote_index_is_refused_when_the_config_loads(tmp_path):
         config_for(tmp_path, "gs://bucket/idx")
 
 
+@pytest.mark.parametrize("window_s", [".inf", ".nan", "0.0001", "0", "-5", "601.0"])
+def test_a_window_the_matching_cannot_use_is_refused_when_the_config_loads(tmp_path, window_s):
+    config = tmp_path / "job.yaml"
+    config.write_text(CONFIG.read_text().replace("window_s: 10.0", f"window_s: {window_s}"))
+    env = {"NORMALIZE_OUTPUT": str(tmp_path / "in"), "FINGERPRINT_INDEX": str(tmp_path / "i")}
+    with pytest.raises(ConfigError, match=r"params: 'window_s' must be .* from 2 to 600, not "):
+        load_job_config(config, env=env, params_class=Params)
+    assert Params(index="idx", window_s=2).window_s == 2 and Params(index="idx").window_s == 10
+
+
 def test_already_in_catalog_sees_what_another_worker_added(tmp_path):
     (tmp_path / "in").mkdir()
     sf.write(tmp_path / "in" / "x.wav.flac", melody(20, 8, RATE), RATE)

@@ -164,3 +164,23 @@ def test_a_container_cut_short_is_refused_as_truncated(fmt):
         decode_audio(data[: len(data) // 2], None, name=f"half.{fmt.lower()}")
     with pytest.raises(AudioDecodeError, match=f"truncated: the {fmt} data chunk lacks 100 "):
         decode_audio(data[:-100], None, name=f"short.{fmt.lower()}")  # a few frames short
+
+
+@pytest.mark.parametrize(("rate", "channels"), [(44100, 2), (22050, 1), (8000, 2)])
+def test_an_mp3_cut_short_of_its_xing_frame_count_is_refused_as_truncated(rate, channels):
+    samples = np.stack([tone(440.0, rate, seconds=3.0)] * channels, axis=1)
+    data = encode(samples, rate, "MP3", "MPEG_LAYER_III")
+    assert b"Xing" in data[:200] or b"Info" in data[:200]  # libsndfile's LAME writes one
+    assert len(decode_audio(data, None).samples) == 3 * rate  # its count is exact
+    for cut in (len(data) // 2, len(data) - 1500):
+        with pytest.raises(AudioDecodeError, match=r"truncated: its MP3 header states") as raised:
+            decode_audio(data[:cut], None, name="cut.mp3")
+        assert f"states {3 * rate} frames, decoded " in raised.value.reason
+
+
+def test_an_mp3_without_a_frame_count_cut_short_is_left_as_shorter_audio():
+    data = encode(tone(440.0, 22050, seconds=3.0), 22050, "MP3", "MPEG_LAYER_III")
+    plain = data.replace(b"Xing", b"Nope", 1)  # no header: the length is only an estimate
+    whole = decode_audio(plain, None, name="plain.mp3")
+    half = decode_audio(plain[: len(plain) // 2], None, name="half.mp3")
+    assert 0 < len(half.samples) < len(whole.samples)

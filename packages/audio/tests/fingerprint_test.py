@@ -223,6 +223,30 @@ def test_overlaps_find_an_excerpt_and_a_reupload(index):
     assert find_overlaps(index, melody(30, 999)) == []
 
 
+def test_a_track_holding_a_catalog_track_twice_reports_one_place_not_their_mean(index):
+    song, other = TRACKS["song-4"][: 30 * SR], melody(30, 999)
+    for new in (np.concatenate([song, song]), np.concatenate([song, other, song])):
+        (overlap,) = find_overlaps(index, new)  # the copies are at 0 and -30, or 0 and -60
+        assert overlap.track == "song-4"
+        assert overlap.offset_s == pytest.approx(0, abs=0.05)  # the first copy, not -15 or -30
+        assert overlap.windows == 3  # the windows at that place
+    # the place most windows agree on wins, wherever it is in the new track
+    (overlap,) = find_overlaps(index, np.concatenate([song[: 10 * SR], other, song]))
+    assert overlap.offset_s == pytest.approx(-40, abs=0.05) and overlap.windows == 3
+
+
+@pytest.mark.parametrize("window_s", [float("inf"), float("nan"), 0.0001, 1.9, 601.0, -10.0])
+def test_overlaps_refuse_a_window_the_matching_cannot_use(index, window_s):
+    with pytest.raises(ValueError, match=f"'window_s' must be .* from 2 to 600, not {window_s}"):
+        find_overlaps(index, TRACKS["song-1"][: 20 * SR], window_s=window_s)
+
+
+def test_overlaps_take_any_window_in_range(index):
+    for window_s in (2.0, 7.3, 600):
+        (overlap,) = find_overlaps(index, TRACKS["song-2"][: 30 * SR], window_s=window_s)
+        assert overlap.track == "song-2" and abs(overlap.offset_s) <= 0.05
+
+
 def test_identical_copies_in_the_catalog_are_all_found(tmp_path):
     catalog = FingerprintIndex.open(tmp_path / "db")
     for name in ("song-1", "song-2"):

@@ -1,8 +1,9 @@
-"""How many bytes of its audio data a container declares but lacks (a truncated file).
+"""What a container's header declares, to tell a truncated file from shorter audio.
 
 libsndfile clamps a file's frame count to the bytes present, so a WAV, RF64, W64, AIFF
-or CAF file cut short decodes silently as shorter audio; these read the data chunk's
-declared size from the header instead.
+or CAF file cut short decodes silently as shorter audio; `missing_bytes` reads the data
+chunk's declared size from the header instead. An MP3 cut short decodes as shorter
+audio too: `mp3_stated_frames` reads the frame count its Xing/Info or VBRI header states.
 
 >>> import io, numpy as np, soundfile
 >>> buffer = io.BytesIO()
@@ -10,9 +11,17 @@ declared size from the header instead.
 >>> data = buffer.getvalue()
 >>> missing_bytes(data), missing_bytes(data[:-500])
 (0, 500)
+>>> buffer = io.BytesIO()
+>>> soundfile.write(buffer, np.zeros(8000), 8000, format="MP3")
+>>> mp3_stated_frames(buffer.getvalue())     # Xing header and LAME tag: exact
+Mp3Length(frames=8000, frame_samples=576)
+>>> mp3_stated_frames(b"ID3" + bytes(20)) is None  # no header: the length is an estimate
+True
 """
 
 from __future__ import annotations
+
+import attrs
 
 _W64_DATA = b"data\xf3\xac\xd3\x11\x8c\xd1\x00\xc0\x4f\x8e\xdb\x8a"
 _STREAMED = 0xFFFFFFFF  # a RIFF size that means "unknown": streamed, or see ds64
@@ -86,6 +95,76 @@ def _missing_caf(data: bytes) -> int:
             return 0
         position += 12 + size
     return 0
+
+
+@attrs.frozen
+class Mp3Length:
+    """The audio frames an MP3's header states, net of the encoder delay and padding its
+    LAME tag states; `frame_samples` is the samples per channel in one MPEG frame."""
+
+    frames: int
+    frame_samples: int
+
+
+def mp3_stated_frames(data: bytes) -> Mp3Length | None:
+    """The length the Xing/Info or VBRI header of an MPEG audio file states; None without
+    one (then only an estimate from the file size is known)."""
+    position = _skip_id3v2(data)
+    header = _mpeg_header(data, position)
+    if header is None:
+        return None
+    mpeg1, layer, mono, protected = header
+    frame_samples = (1152 if mpeg1 else 576) if layer == 3 else (1152 if layer == 2 else 384)
+    side_info = (17 if mono else 32) if mpeg1 else (9 if mono else 17)
+    for offset in (4 + side_info, 6 + side_info) if protected else (4 + side_info,):
+        tag = position + offset
+        if data[tag : tag + 4] in (b"Xing", b"Info"):
+            return _xing_length(data, tag, frame_samples)
+    tag = position + 36  # VBRI: always 32 bytes after the frame header
+    if data[tag : tag + 4] == b"VBRI" and tag + 18 <= len(data):
+        frames = int.from_bytes(data[tag + 14 : tag + 18])
+        return Mp3Length(frames * frame_samples, frame_samples) if frames else None
+    return None
+
+
+def _skip_id3v2(data: bytes) -> int:
+    """Where the audio starts after any ID3v2 tags (their sizes are 4 x 7-bit bytes)."""
+    position = 0
+    while data[position : position + 3] == b"ID3" and position + 10 <= len(data):
+        size = 0
+        for byte in data[position + 6 : position + 10]:
+            size = size << 7 | (byte & 0x7F)
+        footer = 10 if data[position + 5] & 0x10 else 0
+        position += 10 + size + footer
+    while position < len(data) and data[position] == 0:  # padding after the tag
+        position += 1
+    return position
+
+
+def _mpeg_header(data: bytes, position: int) -> tuple[bool, int, bool, bool] | None:
+    """(MPEG-1?, layer, mono?, CRC-protected?) of the frame header at `position`, if valid."""
+    head = data[position : position + 4]
+    if len(head) < 4 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
+        return None
+    version, layer_bits = (head[1] >> 3) & 3, (head[1] >> 1) & 3
+    bitrate, rate = head[2] >> 4, (head[2] >> 2) & 3
+    if version == 1 or layer_bits == 0 or bitrate == 15 or rate == 3:  # reserved values
+        return None
+    return version == 3, 4 - layer_bits, head[3] >> 6 == 3, not head[1] & 1
+
+
+def _xing_length(data: bytes, tag: int, frame_samples: int) -> Mp3Length | None:
+    """The length a Xing/Info tag at `tag` states: its frame count (if flagged), less the
+    delay and padding of a LAME tag after its optional fields."""
+    flags = int.from_bytes(data[tag + 4 : tag + 8])
+    if not flags & 1 or tag + 12 > len(data):  # no frame count stated
+        return None
+    frames = int.from_bytes(data[tag + 8 : tag + 12]) * frame_samples
+    lame = tag + 8 + 4 * bin(flags & 0b1011).count("1") + (100 if flags & 4 else 0)
+    if data[lame : lame + 4] in (b"LAME", b"Lavc", b"Lavf", b"L3.9") and lame + 24 <= len(data):
+        delay_padding = int.from_bytes(data[lame + 21 : lame + 24])  # 12 bits each
+        frames -= (delay_padding >> 12) + (delay_padding & 0xFFF)
+    return Mp3Length(frames, frame_samples) if frames > 0 else None
 
 
 def _le(data: bytes, position: int, width: int) -> int:

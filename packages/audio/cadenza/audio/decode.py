@@ -19,13 +19,16 @@ import numpy as np
 import soundfile
 import soxr
 
-from cadenza.audio.containers import missing_bytes
+from cadenza.audio.containers import missing_bytes, mp3_stated_frames
 from cadenza.audio.errors import AudioDecodeError
 
 Source = bytes | str | os.PathLike
 
 # Container formats whose header states the exact number of frames.
 _EXACT_LENGTH_FORMATS = frozenset({"WAV", "WAVEX", "AIFF", "FLAC", "W64", "RF64"})
+#: MPEG frames an MP3 may decode short of its Xing/VBRI header's count (encoders differ
+#: on whether it counts the header's own frame, and on the delay and padding they state)
+_MP3_SLACK_FRAMES = 3
 #: samples (frames x channels) decoded per read: memory follows the audio actually
 #: present, never a header's claim (a FLAC can declare 2^36 frames in 3 kB)
 _BLOCK_SAMPLES = 1 << 21
@@ -40,6 +43,8 @@ class Audio:
     source_sample_rate: int
     source_channels: int
     source_format: str
+    #: libsndfile's name for the source's encoding: PCM_16, FLOAT, VORBIS, MPEG_LAYER_III...
+    source_subtype: str = ""
 
     @property
     def duration_s(self) -> float:
@@ -73,7 +78,8 @@ def decode_audio(
     """Decode `source` to mono float32, resampled to `sample_rate` (None keeps the source's).
 
     Raises `AudioDecodeError` naming the source (`name`, or the path) and the reason for
-    empty, non-audio, corrupt or truncated input.
+    empty, non-audio, corrupt or truncated input (a container holding less than its
+    header declares; an MP3 decoding well short of its Xing/VBRI header's frame count).
     """
     data, label = read_source(source, name)
     if not data:
@@ -81,6 +87,7 @@ def decode_audio(
     try:
         with soundfile.SoundFile(io.BytesIO(data)) as handle:
             source_rate, channels, fmt = handle.samplerate, handle.channels, handle.format
+            subtype = handle.subtype
             declared = handle.frames
             frames = _read_blocks(handle, label, declared)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
@@ -103,6 +110,8 @@ def decode_audio(
         raise AudioDecodeError(
             label, f"truncated: the {fmt} data chunk lacks {missing} of its declared bytes"
         )
+    if fmt == "MP3":
+        _check_mp3_length(data, label, frames.shape[0])
     mono = frames.mean(axis=1) if channels > 1 else frames[:, 0]
     if not np.isfinite(mono).all():
         raise AudioDecodeError(label, "decoded samples contain NaN or infinity (corrupt data)")
@@ -115,6 +124,7 @@ def decode_audio(
         source_sample_rate=int(source_rate),
         source_channels=int(channels),
         source_format=fmt,
+        source_subtype=subtype,
     )
 
 
@@ -142,6 +152,19 @@ def _read_blocks(handle: soundfile.SoundFile, label: str, declared: int) -> np.n
     if len(blocks) == 1:
         return blocks[0]
     return np.concatenate(blocks) if blocks else np.zeros((0, handle.channels), np.float32)
+
+
+def _check_mp3_length(data: bytes, label: str, decoded: int) -> None:
+    """Refuse an MP3 that decodes well short of the frame count its header states.
+
+    Without a Xing/Info or VBRI header the length is only an estimate: nothing to check.
+    """
+    stated = mp3_stated_frames(data)
+    if stated and decoded < stated.frames - _MP3_SLACK_FRAMES * stated.frame_samples:
+        raise AudioDecodeError(
+            label,
+            f"truncated: its MP3 header states {stated.frames} frames, decoded {decoded}",
+        )
 
 
 def _reason(error: Exception, data: bytes) -> str:
