@@ -235,6 +235,44 @@ def _notify(project: str, topic: str, blob) -> None:
     publisher.publish(f"projects/{project}/topics/{topic}", data, **attributes).result(30)
 
 
+def test_a_deploy_that_starts_the_stack_says_how_many_messages_it_restored(tmp_path, monkeypatch):
+    config = make_job(tmp_path, monkeypatch)
+    stack = LocalStack(tmp_path / "stack")
+    jobs = LocalJobs(tmp_path / "jobs")
+    stack.record_wiring(["side"], [("side-watch", "side", 30)])  # another job's, say
+    try:
+        state, _ = stack.ensure()
+        previous = apply_env(state.env)
+        try:
+            publisher = pubsub_v1.PublisherClient()
+            topic = publisher.topic_path(state.project, "side")
+            for data in (b"one", b"two"):
+                publisher.publish(topic, data).result(timeout=30)
+        finally:
+            restore_env(previous)
+        assert stack.stop() and stack.saved == 2
+        out = console()
+        code = deploy_local(
+            config,
+            Dag.build([config]),
+            module="tinyjob.pipeline",
+            job="tinyjob",
+            console=out,
+            stack_root=stack.root,
+            jobs_root=jobs.root,
+            cwd=tmp_path,
+        )
+        text = " ".join(out.file.getvalue().split())
+        assert code == 0, text
+        assert "the 2 message(s) waiting in them at the last `stack stop` were restored" in text
+        assert "only a stack that is killed, not stopped, loses its waiting messages" in text
+        assert "are lost" not in text
+    finally:
+        for name in jobs.names():
+            jobs.stop(name, timeout_s=10)
+        stack.stop()
+
+
 def test_a_batch_job_is_not_started_in_the_background(tmp_path):
     config = load_job_config(
         _write(

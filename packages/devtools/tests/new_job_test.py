@@ -1,13 +1,16 @@
 """new_job: a new job is complete (files, jobs.bzl) and works; bad names are refused."""
 
+import ast
 import os
 import pathlib
+import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
-from cadenza.devtools.new_job import create_job
+from cadenza.devtools.new_job import PYPI_LAYER, create_job
 from cadenza.devtools.registry import build_registry
 from cadenza_fixtures import python_command, runfiles_root, subprocess_env
 
@@ -93,3 +96,64 @@ def test_a_job_that_would_break_the_registry_is_refused(root):
         create_job(root, "uploads_photos")
     assert "'cadenza-uploads-photos-out' would be both" in str(err.value)
     assert listing.read_text() == before and not (root / "jobs" / "uploads_photos").exists()
+
+
+def external_root() -> pathlib.Path:
+    """Where Bazel's external repositories are (@pypi, @buildifier): the runfiles under
+    Bazel, else Bazel's output base; found from @pypi's site folder on sys.path."""
+    for entry in sys.path:
+        site = pathlib.Path(entry)
+        if entry and site.name == "site" and (site / "bin" / "ruff").is_file():
+            return site.parents[1]
+    raise AssertionError(f"no @pypi site folder with bin/ruff on sys.path: {sys.path}")
+
+
+def lint(folder: pathlib.Path) -> list[str]:
+    """What the job's own :lint_test finds in `folder` (tools/lint/lint.py's commands,
+    with the locked ruff and buildifier and the repository's ruff.toml)."""
+    ruff = external_root() / "pypi" / "site" / "bin" / "ruff"
+    buildifier = external_root() / "buildifier" / "bin" / "buildifier"
+    config = runfiles_root() / "ruff.toml"
+    python = sorted(str(p) for p in folder.glob("*.py"))
+    commands = [
+        [ruff, "check", "--no-cache", "--config", config, *python],
+        [ruff, "format", "--no-cache", "--check", "--diff", "--config", config, *python],
+        [buildifier, "-mode=check", "-lint=warn", "-warnings=-native-py", folder / "BUILD.bazel"],
+    ]
+    found = []
+    for command in commands:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            found.append(f"{command[1]}: {result.stdout}{result.stderr}")
+    return found
+
+
+@pytest.mark.parametrize("upstream", [None, "normalize"])
+def test_the_generated_files_pass_the_jobs_lint_test(root, upstream):
+    create_job(root, "ingest", upstream=upstream)
+    problems = lint(root / "jobs" / "ingest")
+    assert not problems, "\n".join(problems)
+
+
+def _calls(path: pathlib.Path, function: str) -> list[dict]:
+    """The keyword arguments of every `function(...)` call in a BUILD file."""
+    calls = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == function:
+            calls.append({k.arg: ast.literal_eval(k.value) for k in node.keywords})
+    return calls
+
+
+def test_the_generated_image_gets_a_layer_of_exactly_its_distributions(root):
+    """tools/image/image.bzl fails a job's :image unless its pypi_layer's deps bring
+    exactly the job's @pypi files: the generated job's :lib depends on cadenza_job's
+    core and runtime only, so its layer must depend on exactly those."""
+    create_job(root, "ingest")
+    (job,) = _calls(root / "jobs" / "ingest" / "BUILD.bazel", "cadenza_job")
+    macro = (runfiles_root() / "tools" / "build_defs" / "job.bzl").read_text()
+    runtime = ast.literal_eval(re.search(r"^_RUNTIME = (\[.*?\])$", macro, re.M).group(1))
+    default = re.search(r'image_pypi_layer = "([^"]+)"\)', macro).group(1)
+    assert job.get("image_pypi_layer", default) == PYPI_LAYER
+    package, name = PYPI_LAYER.removeprefix("//").split(":")
+    layers = {c["name"]: c for c in _calls(runfiles_root() / package / "BUILD.bazel", "pypi_layer")}
+    assert sorted(layers[name]["deps"]) == sorted([*runtime, *job.get("deps", [])])

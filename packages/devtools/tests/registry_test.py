@@ -72,6 +72,31 @@ def test_a_missing_upstream_and_a_mismatched_location_are_named(tmp_path):
         registry.build_registry([parent, child])
 
 
+def test_dag_errors_name_the_job_yaml_of_each_job_they_mention(tmp_path, capsys):
+    """A cycle, an unknown upstream and a data mismatch: each line names its jobs' files."""
+    one = write_job(tmp_path / "one", "one", ["two"], reads="/out/two")
+    two = write_job(tmp_path / "two", "two", ["one"], reads="/out/one")
+    assert registry.main(["--output", str(tmp_path / "r.json"), str(one), str(two)]) == 1
+    assert f"one -> two -> one (one in {one}, two in {two})" in capsys.readouterr().err
+
+    parent = write_job(tmp_path / "a", "normalize", writes="/out/norm")
+    typo = write_job(tmp_path / "b", "features", ["normalise"], reads="/out/norm")
+    with pytest.raises(DagError) as err:
+        registry.build_registry([parent, typo])
+    assert str(err.value).endswith(
+        f"did you mean 'normalize'? (features in {typo}, normalize in {parent})"
+    )
+
+    child = write_job(tmp_path / "c", "features", ["normalize"], reads="/somewhere/else")
+    other = write_job(tmp_path / "d", "report", ["normalize"], reads="/elsewhere")
+    with pytest.raises(DagError) as err:
+        registry.build_registry([parent, child, other])
+    features, report = str(err.value).splitlines()
+    assert features.startswith("features: ") and report.startswith("report: ")
+    assert features.endswith(f"(features in {child}, normalize in {parent})")
+    assert report.endswith(f"(report in {other}, normalize in {parent})")
+
+
 def test_tree_dot_and_images_draw_the_dag(tmp_path, diamond, capsys):
     output = tmp_path / "registry.json"
     registry.main(["--output", str(output), *map(str, diamond)])

@@ -3,6 +3,7 @@
 import numpy as np
 import soundfile as sf
 
+from cadenza.devtools import samples
 from cadenza.devtools.samples import make_samples
 
 
@@ -27,3 +28,16 @@ def test_second_run_keeps_existing_files(tmp_path):
     second = make_samples(tmp_path)
     assert second == first
     assert {p: p.stat().st_mtime_ns for p in second} == stamps
+
+
+def test_a_relative_output_is_where_bazel_was_run(tmp_path, monkeypatch, capsys):
+    """`bazel run` starts make_samples in its runfiles tree; BUILD_WORKING_DIRECTORY is
+    the user's directory."""
+    user, runfiles = tmp_path / "user", tmp_path / "runfiles"
+    user.mkdir()
+    runfiles.mkdir()
+    monkeypatch.chdir(runfiles)
+    monkeypatch.setenv("BUILD_WORKING_DIRECTORY", str(user))
+    assert samples.main(["--output", "samples"]) == 0
+    assert (user / "samples" / "a440.wav").is_file() and list(runfiles.iterdir()) == []
+    assert str(user / "samples" / "a440.wav") in capsys.readouterr().out

@@ -40,7 +40,7 @@ from cadenza.core import Message, Recipients, encode
 from cadenza.core.wiring import input_topic
 from cadenza.devtools.job_names import folder_name, job_name
 from cadenza.devtools.localjobs import STOP_TIMEOUT_S, JobError, LocalJobs, tail
-from cadenza.devtools.localstack import LocalStack
+from cadenza.devtools.localstack import LocalStack, working_directory
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -317,8 +317,22 @@ def _provenance(stack: LocalStack, args, console: Console) -> int:
     return code
 
 
+def _user_paths(args) -> None:
+    """Relative paths the user gave, resolved where the command was run: `bazel run`
+    starts it in the binary's runfiles tree (BUILD_WORKING_DIRECTORY names the user's)."""
+    here = working_directory()
+    for name in ("jobs_root", "stack_root"):
+        if getattr(args, name) is not None:
+            setattr(args, name, here / getattr(args, name))
+    if args.command == "upload":
+        args.files = [here / path for path in args.files]
+    if args.command == "provenance":
+        args.paths = [p if p.startswith("gs://") else str(here / p) for p in args.paths]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    _user_paths(args)
     console = Console()
     jobs = LocalJobs(args.jobs_root)
     if args.command == "status":

@@ -113,8 +113,10 @@ def deploy_local(
             f"fake-gcs-server {state.storage_url} (uploads to every bucket -> "
             f"{state.uploads_topic}). The Pub/Sub emulator keeps its state in memory: "
             f"the topics and subscriptions deploys made are recreated from "
-            f"{stack.wiring_path.name} and (re)applied now (messages that were not "
-            f"acknowledged before a stop are lost); objects are kept in {stack.root / 'gcs'}."
+            f"{stack.wiring_path.name} and (re)applied now, and the {stack.restored} "
+            f"message(s) waiting in them at the last `stack stop` were restored from "
+            f"{stack.pending_path} (only a stack that is killed, not stopped, loses its "
+            f"waiting messages); objects are kept in {stack.root / 'gcs'}."
         )
     else:
         console.print(

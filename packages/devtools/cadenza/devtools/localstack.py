@@ -37,6 +37,7 @@ import attrs
 
 from cadenza.devtools.emulators import DEFAULT_PROJECT, EmulatorError, Emulators, free_port
 from cadenza.devtools.pending import restore_pending, save_pending
+from cadenza.devtools.wiring_apply import pubsub_path
 
 DEFAULT_ROOT = pathlib.Path(".cadenza/stack")
 UPLOADS_TOPIC = "cadenza-uploads"
@@ -212,14 +213,14 @@ class LocalStack:
         try:
             for topic in known["topics"]:
                 try:
-                    publisher.create_topic(name=f"projects/{self.project}/topics/{topic}")
+                    publisher.create_topic(name=pubsub_path("topics", topic, self.project))
                     made += 1
                 except AlreadyExists:
                     pass
             for name, topic, ack_deadline_s in known["subscriptions"]:
                 request = {
-                    "name": f"projects/{self.project}/subscriptions/{name}",
-                    "topic": f"projects/{self.project}/topics/{topic}",
+                    "name": pubsub_path("subscriptions", name, self.project),
+                    "topic": pubsub_path("topics", topic, self.project),
                     "ack_deadline_seconds": ack_deadline_s,
                 }
                 try:
@@ -243,6 +244,22 @@ class LocalStack:
             storage_port=_port_or_free(ports.get("storage")),
         )
         emulators.start()  # each server in its own session: they outlive this process
+        try:
+            return self._restore_and_record(emulators)
+        except Exception as err:
+            emulators.stop()  # nothing records them yet: no other command could stop them
+            raise EmulatorError(
+                f"restoring the wiring and messages recorded in {self.root} "
+                f"({self.wiring_path.name}, {self.pending_path.name}/) failed, so its servers "
+                f"were stopped again: {type(err).__name__}: {err}"
+            ) from err
+        except BaseException:
+            emulators.stop()
+            raise
+
+    def _restore_and_record(self, emulators: Emulators) -> StackState:
+        """Recreates the recorded wiring, publishes the saved messages again and writes
+        `stack.json` for the started `emulators`."""
         self._restore_wiring(emulators.env())
         self.restored = self._with_env(
             emulators.env(), lambda: restore_pending(self.project, self.pending_path)

@@ -30,8 +30,14 @@ load("//tools/build_defs:job.bzl", "cadenza_job")
 cadenza_job(
     name = "{name}",
     srcs = ["pipeline.py"],
+    # its image's third-party layer: exactly what cadenza core and runtime use; a job
+    # with more deps needs a layer of its own (third_party/images/BUILD.bazel)
+    image_pypi_layer = "{pypi_layer}",
 )
 """
+
+#: The shared layer of jobs that import only cadenza.core and cadenza.runtime.
+PYPI_LAYER = "//third_party/images:beam_runtime"
 
 _CONFIG = """# {name}: {description}
 job_name: {job_name}
@@ -58,7 +64,10 @@ profiles:
 
 _PIPELINE = '''"""{name}: {description}
 
+Run and test it with Bazel:
+
     bazel run //jobs/{name}
+    bazel test //jobs/{name}/...
 """
 
 from __future__ import annotations
@@ -156,7 +165,7 @@ def create_job(root: pathlib.Path, name: str, upstream: str | None = None) -> li
     _check_fits(jobs, names, config, f"jobs/{name}/job.yaml")
     folder.mkdir()
     files = {
-        "BUILD.bazel": _BUILD.format(**fields),
+        "BUILD.bazel": _BUILD.format(pypi_layer=PYPI_LAYER, **fields),
         "job.yaml": config,
         "pipeline.py": _PIPELINE.format(cls=cls, **fields),
         "pipeline_test.py": _TEST.format(suffix=suffix, input_env=input_env or "UNSET", **fields),

@@ -22,6 +22,7 @@ import json
 import pathlib
 
 from cadenza.core.wiring import RESTORED_FOR_ATTRIBUTE
+from cadenza.devtools.wiring_apply import pubsub_path
 
 PULL_BATCH = 1000
 DRAIN_WAIT_S = 3.0  # a pull that brings nothing for this long: the subscription is empty
@@ -119,7 +120,7 @@ def restore_pending(project: str, folder: pathlib.Path) -> int:
             attributes = {**record["attributes"], RESTORED_FOR_ATTRIBUTE: subscription}
             futures.append(
                 publisher.publish(
-                    f"projects/{project}/topics/{record['topic']}",
+                    pubsub_path("topics", record["topic"], project),
                     base64.b64decode(record["data"]),
                     **attributes,
                 )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import re
 import sys
 from collections.abc import Sequence
 
@@ -34,9 +35,27 @@ def build_registry(config_paths: Sequence[str | pathlib.Path]) -> Dag:
     ]
     if shared:
         raise DagError("; ".join(shared) + ": each job needs a name of its own")
-    dag = Dag.build(configs)
-    check_wiring_names(dag)
+    try:
+        dag = Dag.build(configs)
+        check_wiring_names(dag)
+    except DagError as error:
+        raise DagError(_with_files(str(error), {n: f[0] for n, f in files.items()})) from None
     return dag
+
+
+def _with_files(problems: str, files: dict[str, str]) -> str:
+    """`problems` (one a line) with the job.yaml of every job each line names, in order:
+    `cycle in the DAG: a -> b -> a (a in jobs/a/job.yaml, b in jobs/b/job.yaml)`."""
+    lines = []
+    for line in problems.splitlines():
+        found = {}
+        for name, path in files.items():
+            match = re.search(rf"(?<![\w/.-]){re.escape(name)}(?![\w/-])", line)
+            if match:
+                found[match.start()] = f"{name} in {path}"
+        where = ", ".join(found[start] for start in sorted(found))
+        lines.append(f"{line} ({where})" if where else line)
+    return "\n".join(lines)
 
 
 def registry_json(config_paths: Sequence[str | pathlib.Path]) -> str:
@@ -68,7 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         document = registry_json(args.configs)
     except CadenzaError as error:
-        print(f"cadenza registry: the jobs do not form a valid DAG:\n  {error}", file=sys.stderr)
+        problems = "\n  ".join(str(error).splitlines())
+        print(f"cadenza registry: the jobs do not form a valid DAG:\n  {problems}", file=sys.stderr)
         return 1
     args.output.write_text(document)
     return 0

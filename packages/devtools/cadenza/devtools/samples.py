@@ -20,6 +20,8 @@ import tempfile
 import numpy as np
 import soundfile as sf
 
+from cadenza.devtools.localstack import working_directory
+
 MIDI_DIR = pathlib.Path("/usr/share/games/openttd/baseset/openmsx")
 SOUNDFONT = pathlib.Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
 MIDI_TRACKS = ("be_sharp_bw_redfarn", "city_blues_redfarn", "coconut_run2")
@@ -114,10 +116,15 @@ def make_samples(output: pathlib.Path) -> list[pathlib.Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Make Cadenza's sample audio set.")
-    parser.add_argument("--output", type=pathlib.Path, required=True, help="folder to write to")
+    parser.add_argument(
+        "--output",
+        type=pathlib.Path,
+        required=True,
+        help="folder to write to (relative: to where bazel was run)",
+    )
     args = parser.parse_args(argv)
     try:
-        files = make_samples(args.output.resolve())
+        files = make_samples((working_directory() / args.output).resolve())
     except SampleToolMissing as err:
         print(f"make_samples: {err}", file=sys.stderr)
         return 2

@@ -103,7 +103,9 @@ def local_plan(plan: WiringPlan, uploads_topic: str) -> WiringPlan:
     )
 
 
-def _path(kind: str, name: str, project: str) -> str:
+def pubsub_path(kind: str, name: str, project: str) -> str:
+    """The full path of a topic or subscription (`kind`: "topics" or "subscriptions"):
+    a name that is one already (`projects/P/topics/T`, as configs may give) is kept."""
     return name if name.startswith("projects/") else f"projects/{project}/{kind}/{name}"
 
 
@@ -155,7 +157,7 @@ def apply_plan(
     rows: list[Row] = []
     try:
         for topic in plan.topics:
-            path = _path("topics", topic.name, project)
+            path = pubsub_path("topics", topic.name, project)
             try:
                 publisher.get_topic(topic=path, timeout=30)
                 status = EXISTS
@@ -167,13 +169,13 @@ def apply_plan(
                     status = EXISTS
             rows.append(Row(kind="topic", name=topic.name, status=status, detail=topic.purpose))
         for sub in plan.subscriptions:
-            path = _path("subscriptions", sub.name, project)
+            path = pubsub_path("subscriptions", sub.name, project)
             try:
                 found = subscriber.get_subscription(subscription=path, timeout=30)
             except NotFound:
                 found = None
             if found is not None:
-                want = _path("topics", sub.topic, project) if sub.topic else found.topic
+                want = pubsub_path("topics", sub.topic, project) if sub.topic else found.topic
                 if found.topic != want:
                     rows.append(
                         _subscription_row(sub, CONFLICT, f"; it is on {found.topic}: left alone")
@@ -188,7 +190,7 @@ def apply_plan(
                 subscriber.create_subscription(
                     request={
                         "name": path,
-                        "topic": _path("topics", sub.topic, project),
+                        "topic": pubsub_path("topics", sub.topic, project),
                         "ack_deadline_seconds": ack_deadline_s,
                     },
                     timeout=30,
@@ -276,5 +278,6 @@ __all__ = [
     "local_plan",
     "plan_rows",
     "problems",
+    "pubsub_path",
     "wiring_table",
 ]
