@@ -108,7 +108,7 @@ def test_every_wrong_value_is_reported_with_its_dotted_key():
 def test_semantic_errors_are_reported_with_keys():
     text = """
 job_name: X
-upstream: [X]
+upstream: [X, normalize, normalize]
 data:
   outputs:
     - {name: Report, location: /a}
@@ -131,6 +131,7 @@ profiles:
     )
     assert "x.yaml: profiles.dataflow.region: required for the dataflow runner" in errors
     assert "x.yaml: upstream: 'X' cannot be its own upstream" in errors
+    assert "x.yaml: upstream: 'normalize' listed more than once" in errors
 
 
 @pytest.mark.parametrize(

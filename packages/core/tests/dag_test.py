@@ -137,6 +137,20 @@ def test_registry_json_round_trips(diamond):
     assert '"order": [\n    "normalize"' in text
 
 
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('{"format": 1, "jobs"', "not JSON"),
+        ("[1]", "expected a JSON object"),
+        ('{"format": 1}', "'jobs' is missing or not an object"),
+        ('{"format": 1, "jobs": {"a": {"config": {"job_name": 3}}}}', "a job's config is damaged"),
+    ],
+)
+def test_a_damaged_registry_says_what_is_wrong(text, problem):
+    with pytest.raises(DagError, match=f"^not a registry document: {problem}"):
+        Dag.from_json(text)
+
+
 def test_registry_of_another_format_is_refused(diamond):
     with pytest.raises(DagError, match="registry format 99; this Cadenza reads 1"):
         Dag.from_json(diamond.to_json().replace('"format": 1', '"format": 99'))

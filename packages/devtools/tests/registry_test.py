@@ -161,3 +161,11 @@ def test_the_registry_build_fails_on_a_shared_name(tmp_path, capsys):
     assert registry.main(["--output", str(output), *map(str, paths)]) == 1
     assert "'cadenza-uploads-photos-out' would be both" in capsys.readouterr().err
     assert not output.exists()
+
+
+def test_dag_graph_names_a_damaged_registry_file(tmp_path, capsys):
+    damaged = tmp_path / "registry.json"
+    damaged.write_text('{"format": 1, "jobs": {')
+    assert graph.main(["--registry", str(damaged)]) == 2
+    said = "".join(capsys.readouterr().err.split())  # rich wraps long paths anywhere
+    assert "".join(f"dag_graph: {damaged}: not a registry document: not JSON".split()) in said

@@ -674,6 +674,9 @@ def _check_semantics(config: JobConfig, templated: bool = False) -> list[tuple[s
             )
     if config.job_name in config.upstream:
         problems.append(("upstream", f"{config.job_name!r} cannot be its own upstream"))
+    repeated = sorted({p for p in config.upstream if config.upstream.count(p) > 1})
+    if repeated:
+        problems.append(("upstream", f"{', '.join(map(repr, repeated))} listed more than once"))
     return problems
 
 

@@ -179,12 +179,23 @@ class Dag:
 
     @classmethod
     def from_json(cls, text: str) -> Dag:
-        """Reads a registry document written by `to_json` (validating it again)."""
-        document = json.loads(text)
+        """Reads a registry document written by `to_json` (validating it again); a
+        document that is not one is a DagError saying what is wrong."""
+        try:
+            document = json.loads(text)
+        except ValueError as err:
+            raise DagError(f"not a registry document: not JSON ({err})") from None
+        if not isinstance(document, dict):
+            raise DagError("not a registry document: expected a JSON object")
         if document.get("format") != REGISTRY_FORMAT:
             raise DagError(
                 f"registry format {document.get('format')!r}; this Cadenza reads {REGISTRY_FORMAT}"
             )
-        return cls.build(
-            converter.structure(job["config"], JobConfig) for job in document["jobs"].values()
-        )
+        jobs = document.get("jobs")
+        if not isinstance(jobs, dict):
+            raise DagError("not a registry document: 'jobs' is missing or not an object")
+        try:
+            configs = [converter.structure(job["config"], JobConfig) for job in jobs.values()]
+        except Exception as err:  # cattrs' own errors: the document was edited or damaged
+            raise DagError(f"not a registry document: a job's config is damaged ({err})") from None
+        return cls.build(configs)

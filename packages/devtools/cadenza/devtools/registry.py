@@ -70,8 +70,12 @@ def registry_json(config_paths: Sequence[str | pathlib.Path]) -> str:
 
 
 def read_registry(path: str | pathlib.Path) -> Dag:
-    """The DAG from a registry JSON file written by `//jobs:registry`."""
-    return Dag.from_json(pathlib.Path(path).read_text())
+    """The DAG from a registry JSON file written by `//jobs:registry`; a damaged file is a
+    DagError naming it."""
+    try:
+        return Dag.from_json(pathlib.Path(path).read_text())
+    except DagError as err:
+        raise DagError(f"{path}: {err}") from None
 
 
 def read_templates(path: str | pathlib.Path) -> dict[str, str]:
