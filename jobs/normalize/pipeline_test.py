@@ -66,6 +66,12 @@ def test_uploads_of_every_format_become_canonical_flac(folders, capsys):
     (uploads / "truncated.wav").write_bytes(whole[: len(whole) // 2])
     (uploads / "broken.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(200))
     (uploads / "notes.txt").write_text("not audio at all")
+    # a playlist naming a file on the worker: ffmpeg must not read it into the output
+    secret = uploads.parent / "secret.aac"
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=300:duration=2", "-c:a", "aac", secret)
+    (uploads / "playlist.m4a").write_text(
+        f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:2.0,\n{secret}\n#EXT-X-ENDLIST\n"
+    )
 
     assert pipeline.main(args) == 0
 
@@ -119,7 +125,11 @@ def test_uploads_of_every_format_become_canonical_flac(folders, capsys):
         record["element"]: record
         for record in (json.loads(p.read_text()) for p in (out / "dead_letter").iterdir())
     }
-    assert set(dead) == {"truncated.wav", "broken.m4a", "notes.txt"}
+    assert set(dead) == {"truncated.wav", "broken.m4a", "notes.txt", "playlist.m4a"}
+    assert dead["playlist.m4a"]["reason"].endswith(
+        "ffmpeg reads it as hls, not an audio container (a playlist or script names other "
+        "files, which are never opened)"
+    )
     assert {record["stage"] for record in dead.values()} == {"logic"}
     # soundfile knows the format, so the damage is reported, not papered over by ffmpeg
     assert dead["truncated.wav"]["reason"].startswith(

@@ -36,6 +36,13 @@ _FULL_SCALE = 32768  # 16-bit samples are read back as value / 32768
 _FFMPEG_STREAM = re.compile(r"Stream #\d+:\d+\S*: Audio: (\w+)")
 _FFMPEG_INPUT = re.compile(r"Input #0, (.+?), from ")
 _FFMPEG_PREFIX = re.compile(r"^\[[^\]]+ @ 0x[0-9a-f]+\] ")
+_FFMPEG_REFUSED = re.compile(r"^\[(\w+) @ 0x[0-9a-f]+\] Format not on whitelist", re.MULTILINE)
+#: the demuxers ffmpeg may use on an upload: audio containers only. Playlists and scripts
+#: (hls, concat...) would make it open other files or URLs named inside the upload.
+FFMPEG_FORMATS = (
+    "mov,mp4,m4a,3gp,3g2,mj2,aac,asf,matroska,webm,mp3,ogg,flac,wav,w64,aiff,caf,amr,"
+    "ac3,eac3,dts,au,wv,ape,tta,mpc,mpc8,dsf,mpegts"
+)
 
 
 class NormalizeError(CadenzaError, ValueError):
@@ -116,6 +123,8 @@ def _decode_with_ffmpeg(
 ) -> Decoded:
     command = [
         ffmpeg, "-nostdin", "-hide_banner", "-nostats",
+        # the upload itself, as an audio container: nothing it names is opened
+        "-protocol_whitelist", "file", "-format_whitelist", FFMPEG_FORMATS,
         "-i", f"file:{path}",  # `file:` so that a name with a colon is not a protocol
         "-map", "0:a:0", "-map_metadata", "-1",
         "-c:a", "pcm_f32le", "-f", "wav", "pipe:1",
@@ -134,6 +143,13 @@ def _decode_with_ffmpeg(
             name, f"{unread} and ffmpeg did not finish in {timeout_s:g} s"
         ) from None
     log = done.stderr.decode("utf-8", "replace").replace(f"file:{path}", name)
+    refused = _FFMPEG_REFUSED.search(log)
+    if refused:
+        raise NormalizeError(
+            name,
+            f"{unread}, and ffmpeg reads it as {refused.group(1)}, not an audio container "
+            "(a playlist or script names other files, which are never opened)",
+        )
     if done.returncode != 0:
         raise NormalizeError(
             name, f"{unread} and ffmpeg failed (exit {done.returncode}): {_last_lines(log)}"
