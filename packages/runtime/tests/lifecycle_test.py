@@ -4,6 +4,7 @@ the fused form (streaming) gives the same outcomes."""
 import time
 
 import apache_beam as beam
+import attrs
 import pytest
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.util import assert_that, equal_to
@@ -95,6 +96,23 @@ def test_a_forced_message_delivered_again_keeps_the_outputs_it_wrote(tmp_path):
         assert provenance == written  # never written again
     assert outcomes == ["processed"] * 3
     assert read_provenance(str(copy))["message_id"] == forced.message_id
+
+
+class Paying(Describe):
+    """Describe, returning a payload for the children."""
+
+    def process(self, ctx):
+        return attrs.evolve(super().process(ctx), payload=b"made with the outputs")
+
+
+def test_a_skipped_message_goes_on_with_the_payload_made_with_the_outputs(tmp_path):
+    config = make_config(tmp_path)
+    put_input(tmp_path, "t1")
+    run_lifecycle(config, Paying(), ["t1"])
+    later = Message.new("t1", payload=b"from upstream")  # another message, outputs exist
+    (skipped,) = run_lifecycle(config, Paying(), [later]).published
+    assert skipped.audit_log[-1].outcome == Outcome.SKIPPED_OUTPUT_EXISTS
+    assert skipped.payload == b"made with the outputs"
 
 
 def test_bottom_up_target_releases_its_children(tmp_path):

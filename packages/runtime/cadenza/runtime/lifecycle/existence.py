@@ -3,9 +3,10 @@
 
 Outputs written by this very message (their provenance names its id: an earlier
 delivery wrote them, then the job stopped before acknowledging) are its own work: it
-is audited `processed`, as the first delivery would have been, not `skipped`, and
-carries the payload the logic returned then (kept in the provenance). This holds for a
-forced message too: force redoes outputs other messages wrote, never its own.
+is audited `processed`, as the first delivery would have been, not `skipped`. Either
+way the message goes on with the payload the logic returned with those outputs (kept
+in their provenance), as it would had the logic run now. Force redoes outputs other
+messages wrote, never the message's own.
 
 Checks work on local paths, gs:// and any Beam filesystem (cadenza.runtime.storage) and
 are batched per bundle by `BundleExistence`: the first LISTING_AFTER checks in a folder are
@@ -90,14 +91,12 @@ def outputs_done(config: JobConfig, element: str, exists=_single) -> bool:
     return True
 
 
-def own_provenance(config: JobConfig, message) -> dict | None:
-    """The first checked output's provenance when it names this message's id (an
-    earlier delivery of it wrote the outputs), else None."""
+def output_provenance(config: JobConfig, element: str) -> dict:
+    """The provenance of the element's first checked output ({} if it has none)."""
     checked = [loc for loc in config.data.outputs if not loc.skip_existence_check]
-    if not checked or not message.message_id:
-        return None
-    provenance = read_provenance(checked[0].path_for(message.element)) or {}
-    return provenance if provenance.get("message_id") == message.message_id else None
+    if not checked:
+        return {}
+    return read_provenance(checked[0].path_for(element)) or {}
 
 
 def missing_inputs(config: JobConfig, element: str, exists=_single) -> list[str]:
@@ -133,11 +132,12 @@ class _BundleChecksFn(beam.DoFn):
 class _SkipExistingFn(_BundleChecksFn):
     def process(self, message):
         done = outputs_done(self._config, message.element, self.exists)
-        own = own_provenance(self._config, message) if done else None
-        if not done or (message.force and own is None):  # a forced redelivery: its own
+        written = output_provenance(self._config, message.element) if done else {}
+        own = bool(message.message_id) and written.get("message_id") == message.message_id
+        if not done or (message.force and not own):  # a forced redelivery: its own
             yield message
             return
-        if own is not None:
+        if own:
             count(self._config.job_name, "processed_before_redelivery")
             outcome = Outcome.PROCESSED
         else:
@@ -146,8 +146,8 @@ class _SkipExistingFn(_BundleChecksFn):
         audited = message.with_audit(
             self._config.job_name, outcome, job_version=self._config.version
         )
-        if own is not None and "payload" in own:  # the payload the logic returned then
-            audited = attrs.evolve(audited, payload=base64.b64decode(own["payload"]))
+        if "payload" in written:  # the payload the logic returned with these outputs
+            audited = attrs.evolve(audited, payload=base64.b64decode(written["payload"]))
         yield beam.pvalue.TaggedOutput(PUBLISH, audited)
 
 
