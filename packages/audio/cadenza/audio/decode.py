@@ -112,7 +112,7 @@ def decode_audio(
         )
     if fmt == "MP3":
         _check_mp3_length(data, label, frames.shape[0])
-    mono = frames.mean(axis=1) if channels > 1 else frames[:, 0]
+    mono = _mix_down(frames) if channels > 1 else frames[:, 0]
     if not np.isfinite(mono).all():
         raise AudioDecodeError(label, "decoded samples contain NaN or infinity (corrupt data)")
     target = sample_rate or source_rate
@@ -126,6 +126,16 @@ def decode_audio(
         source_format=fmt,
         source_subtype=subtype,
     )
+
+
+def _mix_down(frames: np.ndarray) -> np.ndarray:
+    """The channels' mean, one channel added at a time: numpy's mean along the short
+    axis of (frames, channels) took as long as decoding the file."""
+    mono = frames[:, 0].copy()
+    for channel in range(1, frames.shape[1]):
+        mono += frames[:, channel]
+    mono /= frames.shape[1]
+    return mono
 
 
 def _read_blocks(handle: soundfile.SoundFile, label: str, declared: int) -> np.ndarray:
