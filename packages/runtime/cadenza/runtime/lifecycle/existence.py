@@ -5,8 +5,9 @@ Outputs written by this very message (their provenance names its id: an earlier
 delivery wrote them, then the job stopped before acknowledging) are its own work: it
 is audited `processed`, as the first delivery would have been, not `skipped`. Either
 way the message goes on with the payload the logic returned with those outputs (kept
-in their provenance), as it would had the logic run now. Force redoes outputs other
-messages wrote, never the message's own.
+in their provenance), as it would had the logic run now. A forced message always runs:
+its id alone cannot tell a redelivery from the same message sent again (ids derived
+from an upload or a parent's message repeat), and force must redo the work.
 
 Checks work on local paths, gs:// and any Beam filesystem (cadenza.runtime.storage) and
 are batched per bundle by `BundleExistence`: the first LISTING_AFTER checks in a folder are
@@ -131,12 +132,11 @@ class _BundleChecksFn(beam.DoFn):
 
 class _SkipExistingFn(_BundleChecksFn):
     def process(self, message):
-        done = outputs_done(self._config, message.element, self.exists)
-        written = output_provenance(self._config, message.element) if done else {}
-        own = bool(message.message_id) and written.get("message_id") == message.message_id
-        if not done or (message.force and not own):  # a forced redelivery: its own
+        if message.force or not outputs_done(self._config, message.element, self.exists):
             yield message
             return
+        written = output_provenance(self._config, message.element)
+        own = bool(message.message_id) and written.get("message_id") == message.message_id
         if own:
             count(self._config.job_name, "processed_before_redelivery")
             outcome = Outcome.PROCESSED

@@ -4,7 +4,6 @@ Outputs are created, never replaced, unless the message is forced or the config
 reprocesses outputs of older job versions. An output that already exists when it is
 written (an earlier attempt of this message wrote it before a crash, or a duplicate
 message won the race) is kept as it is: each output object is written exactly once.
-A replacing write, too, keeps an output whose provenance names this very message.
 Its provenance is written with it, in the same atomic step (object metadata, or a
 local file's extended attribute; a sidecar where there are none: cadenza.runtime.storage).
 
@@ -33,7 +32,6 @@ from cadenza.runtime.lifecycle.records import DEAD_LETTER, PUBLISH, DeadLetter
 from cadenza.runtime.storage import (
     digest,
     is_local,
-    read_provenance,
     write_atomically,
 )
 
@@ -84,14 +82,6 @@ def _stored_digest(loc, element: str) -> str:
         raise OSError(f"input {loc.name} ({path}): cannot read it for its digest: {err}") from err
 
 
-def _written_by(path: str, message) -> bool:
-    """Whether the output at `path` was written by this very message (an earlier
-    delivery of it, before a crash): a replacing write keeps it."""
-    if not message.message_id:
-        return False
-    return (read_provenance(path) or {}).get("message_id") == message.message_id
-
-
 class _WriteFn(beam.DoFn):
     def __init__(self, config: JobConfig, sync_per_bundle: bool = False):
         self._config, self._per_bundle = config, sync_per_bundle
@@ -128,9 +118,6 @@ class _WriteFn(beam.DoFn):
             for loc in config.data.outputs:
                 if loc.name in result.outputs:
                     path = loc.path_for(message.element)
-                    if replace and _written_by(path, message):  # before a crash: kept
-                        count(config.job_name, "outputs_kept")
-                        continue
                     data = output_content(loc.name, result.outputs[loc.name])
                     if not self._write(path, data, replace, record):
                         count(config.job_name, "outputs_kept")
