@@ -58,8 +58,14 @@ def test_uploads_of_every_format_become_canonical_flac(folders, capsys):
     sf.write(uploads / "vorbis.ogg", sine(330, 2, 32000), 32000, format="OGG", subtype="VORBIS")
     sf.write(uploads / "opus.ogg", sine(880, 2, 48000), 48000, format="OGG", subtype="OPUS")
     sf.write(uploads / "silence.flac", np.zeros(22050), 22050)
+    # other containers ffmpeg reads: AVI, MPEG program stream
+    ffmpeg(
+        "-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:a", "pcm_s16le", uploads / "a.avi"
+    )
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:a", "mp2", uploads / "a.mpg")
     good = {
-        "a.m4a", "stereo-48k.m4a", "hot.wav", "song.mp3", "vorbis.ogg", "opus.ogg", "silence.flac"
+        "a.m4a", "stereo-48k.m4a", "hot.wav", "song.mp3", "vorbis.ogg", "opus.ogg", "silence.flac",
+        "a.avi", "a.mpg",
     }  # fmt: skip
     sf.write(uploads / "truncated.wav", sine(440, 1, 44100), 44100)
     whole = (uploads / "truncated.wav").read_bytes()
@@ -127,8 +133,8 @@ def test_uploads_of_every_format_become_canonical_flac(folders, capsys):
     }
     assert set(dead) == {"truncated.wav", "broken.m4a", "notes.txt", "playlist.m4a"}
     assert dead["playlist.m4a"]["reason"].endswith(
-        "ffmpeg reads it as hls, not an audio container (a playlist or script names other "
-        "files, which are never opened)"
+        "ffmpeg reads it as hls, which normalize does not accept (it names other files, "
+        "devices or network sources, never opened)"
     )
     assert {record["stage"] for record in dead.values()} == {"logic"}
     # soundfile knows the format, so the damage is reported, not papered over by ffmpeg
@@ -143,7 +149,7 @@ def test_uploads_of_every_format_become_canonical_flac(folders, capsys):
     assert "notes.txt: Invalid data found" in dead["notes.txt"]["reason"]
 
     printed = capsys.readouterr().out
-    assert "7 canonical file(s)" in printed and "aac (ffmpeg)" in printed
+    assert "9 canonical file(s)" in printed and "aac (ffmpeg)" in printed
     assert "dead_letter:logic" in printed
 
 

@@ -16,6 +16,7 @@ down if the peak would exceed the ceiling (never clips) and encodes 16-bit FLAC.
 
 from __future__ import annotations
 
+import functools
 import io
 import pathlib
 import re
@@ -37,12 +38,14 @@ _FFMPEG_STREAM = re.compile(r"Stream #\d+:\d+\S*: Audio: (\w+)")
 _FFMPEG_INPUT = re.compile(r"Input #0, (.+?), from ")
 _FFMPEG_PREFIX = re.compile(r"^\[[^\]]+ @ 0x[0-9a-f]+\] ")
 _FFMPEG_REFUSED = re.compile(r"^\[(\w+) @ 0x[0-9a-f]+\] Format not on whitelist", re.MULTILINE)
-#: the demuxers ffmpeg may use on an upload: audio containers only. Playlists and scripts
-#: (hls, concat...) would make it open other files or URLs named inside the upload.
-FFMPEG_FORMATS = (
-    "mov,mp4,m4a,3gp,3g2,mj2,aac,asf,matroska,webm,mp3,ogg,flac,wav,w64,aiff,caf,amr,"
-    "ac3,eac3,dts,au,wv,ape,tta,mpc,mpc8,dsf,mpegts"
-)
+#: demuxers ffmpeg may not use on an upload: playlists and scripts that open other files
+#: named inside it (hls, concat...), and network or device sources
+NEVER_DEMUX = frozenset([
+    "hls", "dash", "concat", "imf", "image2", "image2pipe", "webm_dash_manifest", "sbg",
+    "ffmetadata", "sdp", "rtp", "rtsp", "sap", "lavfi", "alsa", "oss", "pulse", "jack",
+    "openal", "fbdev", "kmsgrab", "x11grab", "video4linux2", "v4l2", "iec61883",
+    "libdc1394", "libcdio",
+])  # fmt: skip
 
 
 class NormalizeError(CadenzaError, ValueError):
@@ -118,19 +121,31 @@ def _soundfile_recognises(data: bytes) -> bool:
     return True
 
 
+@functools.cache
+def accepted_formats(ffmpeg: str) -> str:
+    """The demuxers of this ffmpeg that normalize lets it use (all but NEVER_DEMUX), as
+    its `-format_whitelist` takes them."""
+    listing = subprocess.run(
+        [ffmpeg, "-hide_banner", "-demuxers"], capture_output=True, check=True, timeout=30
+    ).stdout.decode()
+    names = [line.split()[1] for line in listing.split("--", 1)[-1].splitlines() if line.strip()]
+    return ",".join(n for n in names if not NEVER_DEMUX & set(n.split(",")))
+
+
 def _decode_with_ffmpeg(
     path: pathlib.Path, name: str, ffmpeg: str, timeout_s: float, refusal: str
 ) -> Decoded:
-    command = [
-        ffmpeg, "-nostdin", "-hide_banner", "-nostats",
-        # the upload itself, as an audio container: nothing it names is opened
-        "-protocol_whitelist", "file", "-format_whitelist", FFMPEG_FORMATS,
-        "-i", f"file:{path}",  # `file:` so that a name with a colon is not a protocol
-        "-map", "0:a:0", "-map_metadata", "-1",
-        "-c:a", "pcm_f32le", "-f", "wav", "pipe:1",
-    ]  # fmt: skip
     unread = f"soundfile does not read it ({refusal})"
     try:
+        command = [
+            ffmpeg, "-nostdin", "-hide_banner", "-nostats",
+            # the upload alone: nothing named inside it is opened (no playlists, scripts,
+            # devices or network sources)
+            "-protocol_whitelist", "file", "-format_whitelist", accepted_formats(ffmpeg),
+            "-i", f"file:{path}",  # `file:` so that a name with a colon is not a protocol
+            "-map", "0:a:0", "-map_metadata", "-1",
+            "-c:a", "pcm_f32le", "-f", "wav", "pipe:1",
+        ]  # fmt: skip
         done = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
     except FileNotFoundError:
         raise NormalizeError(
@@ -147,8 +162,8 @@ def _decode_with_ffmpeg(
     if refused:
         raise NormalizeError(
             name,
-            f"{unread}, and ffmpeg reads it as {refused.group(1)}, not an audio container "
-            "(a playlist or script names other files, which are never opened)",
+            f"{unread}, and ffmpeg reads it as {refused.group(1)}, which normalize does not "
+            "accept (it names other files, devices or network sources, never opened)",
         )
     if done.returncode != 0:
         raise NormalizeError(
