@@ -4,6 +4,7 @@ import base64
 import contextlib
 import hashlib
 import json
+import os
 import pathlib
 import re
 
@@ -50,6 +51,19 @@ def test_batch_inputs_as_written_and_without_sidecars(tmp_path):
         f"    - {{type: listing, location: '{listing}', suffix: .json}}",
     )
     assert batch_ids(config) == ["a1", "b2", "c3", "d4"]
+
+
+def test_a_listed_file_name_that_is_not_utf8_is_named(tmp_path):
+    listing = tmp_path / "listing"
+    listing.mkdir()
+    (listing / "good.flac").write_text("x")
+    with open(os.path.join(os.fsencode(listing), b"caf\xe9.flac"), "w") as out:  # Latin-1
+        out.write("x")
+    config = make_config(
+        tmp_path, f"events: {{inputs: [{{type: listing, location: {listing}, suffix: .flac}}]}}"
+    )
+    with pytest.raises(ConfigError, match=r"1 file name\(s\) are not UTF-8, e.g. b'caf\\xe9"):
+        batch_ids(config)
 
 
 def test_a_missing_or_binary_ids_file_is_named(tmp_path):
@@ -259,12 +273,17 @@ def test_options_beam_does_not_know_are_refused_before_running(tmp_path):
         with pytest.raises(ConfigError, match="^describe: the command line: " + re.escape(problem)):
             run_batch(config, Describe(), elements=["a"], extra_args=extra)
     assert not (tmp_path / "runs").exists()  # nothing ran
-    assert (
-        pipeline_options(config, "local", ["--direct_num_workers", "2"]).get_all_options()[
-            "direct_num_workers"
-        ]
-        == 2
+    workers = pipeline_options(config, "local", ["--direct_num_workers", "2"])
+    assert workers.get_all_options()["direct_num_workers"] == 2
+    # the runner named on the command line brings its options; Dataflow takes any option
+    # (Beam hands those it does not know to the service)
+    dask = ["--runner=apache_beam.runners.dask.dask_runner.DaskRunner", "--dask_npartitions=2"]
+    assert pipeline_options(config, "local", dask).get_all_options()["npartitions"] == 2
+    dataflow = make_config(
+        tmp_path,
+        "profiles: {dataflow: {runner: dataflow, project: p, region: r, temp_location: gs://b/t}}",
     )
+    assert pipeline_options(dataflow, "dataflow", ["--service_only_option=1"])
 
 
 def test_the_job_command_line_names_a_mistyped_option(tmp_path, capsys):

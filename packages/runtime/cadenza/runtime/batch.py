@@ -84,7 +84,23 @@ def ids_from_listing(location: str, suffix: str) -> list[str]:
     wanted = [n for n in names if n.endswith(suffix) and not n.endswith(PROVENANCE_SUFFIX)]
     if is_local(folder):  # a listing on gs:// holds objects only
         wanted = [n for n in wanted if not os.path.isdir(os.path.join(folder or "/", n))]
+        unreadable = [n for n in wanted if not _is_utf8(n)]
+        if unreadable:
+            shown = repr(os.fsencode(unreadable[0]))
+            raise ConfigError(
+                f"{location}: {len(unreadable)} file name(s) are not UTF-8, e.g. {shown}: an "
+                "element id must be text; rename them"
+            )
     return sorted(n[: len(n) - len(suffix)] if suffix else n for n in wanted)
+
+
+def _is_utf8(name: str) -> bool:
+    """False for a local file name Python read with undecodable bytes (surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def messages_from_file(path: str) -> list[PubsubMessage]:

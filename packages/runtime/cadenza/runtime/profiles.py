@@ -110,10 +110,13 @@ def check_flags(
     own_flags: Sequence[str] = (),
 ) -> None:
     """Refuses (ConfigError) a flag that is not one of Beam's options for the profile's
-    runner, naming the closest of those and of `own_flags` (a command's own options)."""
-    module = RUNNER_OPTIONS_MODULES.get(config.profile(profile_name).runner)
-    if module:
-        importlib.import_module(module)
+    runner, naming the closest of those and of `own_flags` (a command's own options).
+    On Dataflow, Beam hands options it does not know to the service and the workers:
+    only their values are checked there."""
+    runner = config.profile(profile_name).runner
+    for name, module in RUNNER_OPTIONS_MODULES.items():
+        if runner == name or any(name in flag.lower() for flag in flags):  # --runner=Dask...
+            importlib.import_module(module)
     parser = _beam_parser()
 
     def refuse(message: str):
@@ -121,7 +124,7 @@ def check_flags(
 
     parser.error = refuse  # a value Beam cannot parse (argparse would exit)
     _, unknown = parser.parse_known_args(list(flags))
-    if not unknown:
+    if not unknown or runner == "dataflow":
         return
     known = [flag for action in parser._actions for flag in action.option_strings]
     problems = []

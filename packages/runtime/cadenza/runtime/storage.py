@@ -155,8 +155,10 @@ def _write_gcs(path: str, data, overwrite: bool, provenance: dict | None) -> boo
     if with_it:
         blob.metadata = {PROVENANCE_KEY: record}
     upload = blob.upload_from_string
-    if isinstance(data, pathlib.Path):  # a file: sent in chunks (one resumable upload)
-        upload, blob.chunk_size = blob.upload_from_filename, UPLOAD_CHUNK
+    if isinstance(data, pathlib.Path):  # a file: one request, or chunks when it is large
+        upload = blob.upload_from_filename
+        if data.stat().st_size > UPLOAD_CHUNK:  # one resumable upload
+            blob.chunk_size = UPLOAD_CHUNK
     try:
         upload(data, content_type="application/octet-stream", if_generation_match=generation)
     except PreconditionFailed:
