@@ -95,6 +95,20 @@ def console():
     return Console(file=io.StringIO(), width=200)
 
 
+def deploy_tinyjob(config, stack, jobs, out, cwd) -> int:
+    """`deploy_local` of the test job on its own DAG, into `stack` and `jobs`."""
+    return deploy_local(
+        config,
+        Dag.build([config]),
+        module="tinyjob.pipeline",
+        job="tinyjob",
+        console=out,
+        stack_root=stack.root,
+        jobs_root=jobs.root,
+        cwd=cwd,
+    )
+
+
 def test_local_deploy_streams_an_upload_and_stop_drains(tmp_path, monkeypatch):
     config = make_job(tmp_path, monkeypatch)
     dag = Dag.build([config])
@@ -113,16 +127,7 @@ def test_local_deploy_streams_an_upload_and_stop_drains(tmp_path, monkeypatch):
             jobs_root=jobs.root,
         )
         assert dry == 0 and stack.status() is None and not (tmp_path / "stack").exists()
-        code = deploy_local(
-            config,
-            dag,
-            module="tinyjob.pipeline",
-            job="tinyjob",
-            console=out,
-            stack_root=stack.root,
-            jobs_root=jobs.root,
-            cwd=tmp_path,
-        )
+        code = deploy_tinyjob(config, stack, jobs, out, tmp_path)
         text = out.file.getvalue()
         assert code == 0, text
         assert "local stack started" in text and "(re)applied" in text and "recreated" in text
@@ -252,16 +257,7 @@ def test_a_deploy_that_starts_the_stack_says_how_many_messages_it_restored(tmp_p
             restore_env(previous)
         assert stack.stop() and stack.saved == 2
         out = console()
-        code = deploy_local(
-            config,
-            Dag.build([config]),
-            module="tinyjob.pipeline",
-            job="tinyjob",
-            console=out,
-            stack_root=stack.root,
-            jobs_root=jobs.root,
-            cwd=tmp_path,
-        )
+        code = deploy_tinyjob(config, stack, jobs, out, tmp_path)
         text = " ".join(out.file.getvalue().split())
         assert code == 0, text
         assert "the 2 message(s) waiting in them at the last `stack stop` were restored" in text
@@ -308,16 +304,7 @@ def test_stop_while_a_message_is_in_work_finishes_it_or_gives_it_back(tmp_path, 
     jobs = LocalJobs(tmp_path / "jobs")
     out = console()
     try:
-        code = deploy_local(
-            config,
-            Dag.build([config]),
-            module="tinyjob.pipeline",
-            job="tinyjob",
-            console=out,
-            stack_root=stack.root,
-            jobs_root=jobs.root,
-            cwd=tmp_path,
-        )
+        code = deploy_tinyjob(config, stack, jobs, out, tmp_path)
         assert code == 0, out.file.getvalue()
         state = stack.status()
         previous = apply_env(state.env)
