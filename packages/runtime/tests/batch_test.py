@@ -299,6 +299,23 @@ def test_the_job_command_line_names_a_mistyped_option(tmp_path, capsys):
     assert "--max-messages: expected 1 or more, got 0" in capsys.readouterr().err
 
 
+def test_the_job_command_line_can_fail_a_run_with_dead_letters(tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "ok.txt").write_text("hello")
+    (tmp_path / "in" / "bad.txt").write_text("fail")
+    config = tmp_path / "job.yaml"
+    config.write_text(
+        f"job_name: describe\nevents: {{inputs: [{{type: listing, location: {tmp_path}/in, "
+        f"suffix: .txt}}]}}\ndata:\n  inputs: [{{name: audio, location: {tmp_path}/in, "
+        f"suffix: .txt}}]\n  outputs: [{{name: report, location: {tmp_path}/out, suffix: .json}},"
+        f" {{name: copy, location: {tmp_path}/out, suffix: .bin}}]\n"
+    )
+    runs = ["--runs", str(tmp_path / "runs")]
+    assert run_job_cli(Describe(), config, runs) == 0  # its dead letters are results too
+    assert run_job_cli(Describe(), config, [*runs, "--fail-on-dead-letters"]) == 1
+    assert "1 element(s) dead-lettered" in capsys.readouterr().out
+
+
 @pytest.fixture
 def dask_cluster(tmp_path):
     """A real dask.distributed scheduler and two workers on 127.0.0.1."""

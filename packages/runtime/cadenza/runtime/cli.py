@@ -8,7 +8,9 @@ runner until it is stopped (Ctrl-C or SIGTERM: messages in work go back to Pub/S
 `--stream` streams whatever the config says (its streaming inputs, and its parents'
 output events through the DAG's edge subscriptions: how `deploy` runs a job);
 `--batch` runs the batch inputs. `${VAR}` in job.yaml come from the environment;
-`--set` overrides any key; any other option must be one of Beam's pipeline options (a
+`--fail-on-dead-letters` makes a batch run that dead-lettered anything exit with
+status 1 (by default a run that went through is a success: its dead letters are
+results too). `--set` overrides any key; any other option must be one of Beam's pipeline options (a
 mistyped one is refused, not ignored). Relative paths are relative to where the command was
 started (not Bazel's runfiles).
 """
@@ -54,6 +56,11 @@ def run_job_cli(
         help="stream from the streaming inputs and the parents' output events (as deployed)",
     )
     parser.add_argument(
+        "--fail-on-dead-letters",
+        action="store_true",
+        help="batch: exit with status 1 when any element was dead-lettered (for scripts)",
+    )
+    parser.add_argument(
         "--max-messages",
         type=_at_least_one,
         default=10,
@@ -82,6 +89,10 @@ def run_job_cli(
     print_summary(run, console)
     if after:
         after(run, console)
+    dead = sum(n for outcome, n in run.counts().items() if outcome.startswith("dead_letter"))
+    if dead and args.fail_on_dead_letters:
+        console.print(f"[red]failed[/red] {dead} element(s) dead-lettered")
+        return 1
     return 0
 
 
