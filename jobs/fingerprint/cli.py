@@ -34,6 +34,8 @@ from cadenza.audio.fingerprint import FINGERPRINT_SAMPLE_RATE, AddReport, Finger
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif"})
 #: make added tracks durable at least this often (a crash loses at most this much work)
 COMMIT_EVERY_S = 5.0
+#: a file given again is its stored track when it matches that track this close to 0 s
+SAME_START_S = 0.1
 
 
 class TrackIdClash(Exception):
@@ -129,7 +131,7 @@ def _index_file(index, given: str, path: pathlib.Path, taken: dict) -> int:
     """Adds one file to `index`; 1 if its track is already there (the same audio), else 0.
 
     Raises `TrackIdClash` if its id is taken by another file in this run, or by a stored
-    track of another length (different audio under the same file name).
+    track with other audio (different audio under the same file name).
     """
     track_id = path.stem
     if track_id in taken:
@@ -143,10 +145,10 @@ def _index_file(index, given: str, path: pathlib.Path, taken: dict) -> int:
     audio = decode_audio(path, FINGERPRINT_SAMPLE_RATE, name=given)
     stored = index.track(track_id)
     if stored is not None:
-        if abs(stored.duration_s - audio.duration_s) > 1e-6:
+        different = _how_audio_differs(index, stored, audio)
+        if different:
             raise TrackIdClash(
-                f"the index already holds a different track {track_id!r} "
-                f"({stored.duration_s:.3f} s, this file is {audio.duration_s:.3f} s): "
+                f"the index already holds a different track {track_id!r} ({different}): "
                 "rename the file to add it"
             )
         taken[track_id] = (given, path)
@@ -154,6 +156,20 @@ def _index_file(index, given: str, path: pathlib.Path, taken: dict) -> int:
     index.add(track_id, audio)
     taken[track_id] = (given, path)
     return 0
+
+
+def _how_audio_differs(index, stored, audio) -> str | None:
+    """How `audio` differs from the stored track of its id, or None if it is that track:
+    the same length and, when the track has fingerprints, found in the index as that
+    track from its start (a length alone cannot tell two takes of a jingle apart)."""
+    if abs(stored.duration_s - audio.duration_s) > 1e-6:
+        return f"{stored.duration_s:.3f} s, this file is {audio.duration_s:.3f} s"
+    if stored.n_hashes == 0:  # nothing to compare: a silent track is its length
+        return None
+    for match in index.identify_all(audio):
+        if match.track == stored.track_id and abs(match.offset_s) <= SAME_START_S:
+            return None
+    return f"the same length, {stored.duration_s:.3f} s, but other audio"
 
 
 def identify_files(index, queries, base, errors: Console, out) -> int:

@@ -154,6 +154,21 @@ def test_different_files_with_one_track_id_are_refused_naming_both(tmp_path):
     assert "1 already there, 1 failed" in later.stderr
 
 
+def test_other_audio_of_the_same_length_under_a_stored_track_id_is_refused(tmp_path):
+    for folder, seed in [("a", 1), ("b", 2)]:
+        (tmp_path / folder).mkdir()
+        soundfile.write(tmp_path / folder / "jingle.wav", melody(20, seed, RATE), RATE)
+    assert cli("index", "--db", "db", "a/jingle.wav", cwd=tmp_path).returncode == 0
+    other = cli("index", "--db", "db", "b/jingle.wav", cwd=tmp_path)
+    assert other.returncode == 1
+    assert (
+        "skipped b/jingle.wav: the index already holds a different track 'jingle' "
+        "(the same length, 20.000 s, but other audio)" in other.stderr
+    )
+    again = cli("index", "--db", "db", "a/jingle.wav", cwd=tmp_path)
+    assert again.returncode == 0 and "1 already there, 0 failed" in again.stderr
+
+
 def test_a_db_that_is_not_a_local_index_is_a_usage_error(tmp_path):
     (tmp_path / "music").mkdir()
     soundfile.write(tmp_path / "music" / "q.wav", melody(5, 1, RATE), RATE)
