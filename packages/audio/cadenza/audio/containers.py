@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import attrs
 
+from cadenza.audio.mpeg_frames import length_tag, read_header, skip_id3v2
+
 _W64_DATA = b"data\xf3\xac\xd3\x11\x8c\xd1\x00\xc0\x4f\x8e\xdb\x8a"
 _STREAMED = 0xFFFFFFFF  # a RIFF size that means "unknown": streamed, or see ds64
 
@@ -109,48 +111,20 @@ class Mp3Length:
 def mp3_stated_frames(data: bytes) -> Mp3Length | None:
     """The length the Xing/Info or VBRI header of an MPEG audio file states; None without
     one (then only an estimate from the file size is known)."""
-    position = _skip_id3v2(data)
-    header = _mpeg_header(data, position)
+    position = skip_id3v2(data)
+    header = read_header(data, position)
     if header is None:
         return None
-    mpeg1, layer, mono, protected = header
-    frame_samples = (1152 if mpeg1 else 576) if layer == 3 else (1152 if layer == 2 else 384)
-    side_info = (17 if mono else 32) if mpeg1 else (9 if mono else 17)
-    for offset in (4 + side_info, 6 + side_info) if protected else (4 + side_info,):
-        tag = position + offset
-        if data[tag : tag + 4] in (b"Xing", b"Info"):
-            return _xing_length(data, tag, frame_samples)
-    tag = position + 36  # VBRI: always 32 bytes after the frame header
-    if data[tag : tag + 4] == b"VBRI" and tag + 18 <= len(data):
-        frames = int.from_bytes(data[tag + 14 : tag + 18])
-        return Mp3Length(frames * frame_samples, frame_samples) if frames else None
-    return None
-
-
-def _skip_id3v2(data: bytes) -> int:
-    """Where the audio starts after any ID3v2 tags (their sizes are 4 x 7-bit bytes)."""
-    position = 0
-    while data[position : position + 3] == b"ID3" and position + 10 <= len(data):
-        size = 0
-        for byte in data[position + 6 : position + 10]:
-            size = size << 7 | (byte & 0x7F)
-        footer = 10 if data[position + 5] & 0x10 else 0
-        position += 10 + size + footer
-    while position < len(data) and data[position] == 0:  # padding after the tag
-        position += 1
-    return position
-
-
-def _mpeg_header(data: bytes, position: int) -> tuple[bool, int, bool, bool] | None:
-    """(MPEG-1?, layer, mono?, CRC-protected?) of the frame header at `position`, if valid."""
-    head = data[position : position + 4]
-    if len(head) < 4 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
+    found = length_tag(data, position, header)
+    if found is None:
         return None
-    version, layer_bits = (head[1] >> 3) & 3, (head[1] >> 1) & 3
-    bitrate, rate = head[2] >> 4, (head[2] >> 2) & 3
-    if version == 1 or layer_bits == 0 or bitrate == 15 or rate == 3:  # reserved values
+    kind, tag = found
+    if kind != b"VBRI":
+        return _xing_length(data, tag, header.samples)
+    if tag + 18 > len(data):
         return None
-    return version == 3, 4 - layer_bits, head[3] >> 6 == 3, not head[1] & 1
+    frames = int.from_bytes(data[tag + 14 : tag + 18])
+    return Mp3Length(frames * header.samples, header.samples) if frames else None
 
 
 def _xing_length(data: bytes, tag: int, frame_samples: int) -> Mp3Length | None:

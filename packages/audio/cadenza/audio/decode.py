@@ -21,6 +21,7 @@ import soxr
 
 from cadenza.audio.containers import missing_bytes, mp3_stated_frames
 from cadenza.audio.errors import AudioDecodeError
+from cadenza.audio.mpeg_frames import with_stated_length
 
 Source = bytes | str | os.PathLike
 
@@ -80,12 +81,14 @@ def decode_audio(
     Raises `AudioDecodeError` naming the source (`name`, or the path) and the reason for
     empty, non-audio, corrupt or truncated input (a container holding less than its
     header declares; an MP3 decoding well short of its Xing/VBRI header's frame count).
+    A variable-bitrate MP3 without such a header decodes whole (see `mpeg_frames`).
     """
     data, label = read_source(source, name)
     if not data:
         raise AudioDecodeError(label, "it is empty (0 bytes)")
     try:
-        with soundfile.SoundFile(io.BytesIO(data)) as handle:
+        # a VBR MP3 without a length header gets one: libsndfile would stop at its guess
+        with soundfile.SoundFile(io.BytesIO(with_stated_length(data))) as handle:
             source_rate, channels, fmt = handle.samplerate, handle.channels, handle.format
             subtype = handle.subtype
             declared = handle.frames
