@@ -348,22 +348,29 @@ def test_a_message_whose_event_cannot_go_out_is_dead_lettered_after_its_attempts
     assert not pubsub.pull(j.subscription), "acked once dead-lettered"
 
 
-def test_a_dead_letter_too_large_for_its_topic_goes_there_without_the_message(job, pubsub):
+def test_a_dead_letter_too_large_for_its_topic_goes_there_without_the_message(
+    job, pubsub, gcs_bucket
+):
     j = job(dead_letter_topic=True)
-    big = b"\xff" * 4_000_000  # undecodable; its record would carry it twice, in base64
+    # undecodable; its record would carry it twice, in base64. Over gRPC's default 4 MiB
+    # receive limit, which the Pub/Sub client keeps on the emulator: every pull failed
+    big = b"\xff" * 6_000_000
     pubsub.publish(j.input_topic, big)
+    put_gcs_input(gcs_bucket, "e1")
+    j.send("e1")  # and the messages pulled with it go on
     run = j.start()
     got = wait_for(lambda: pubsub.pull(j.dead_watch), "the record on the dead-letter topic")
+    wait_for(lambda: run.settled().get("publish"), "e1's event")
     run.stop()
 
     record = json.loads(got[0].data)
     assert record["stage"] == "decode" and record["message"] == ""
     assert record["received"]["data"] == ""
     digest = hashlib.sha256(big).hexdigest()
-    assert f"the message's 4000000 bytes (sha256:{digest}) are left out" in record["reason"]
+    assert f"the message's 6000000 bytes (sha256:{digest}) are left out" in record["reason"]
     (full,) = j.dead_letters().values()  # the folder's record has them
     assert base64.b64decode(full["received"]["data"]) == big
-    assert run.settled() == {"dead_letter": 1}
+    assert run.settled() == {"dead_letter": 1, "publish": 1}
 
 
 class WithPayload(Counting):

@@ -23,6 +23,7 @@ import pathlib
 
 from cadenza.core.wiring import RESTORED_FOR_ATTRIBUTE
 from cadenza.devtools.wiring_apply import pubsub_path
+from cadenza.runtime.pubsub_clients import subscriber_client
 
 PULL_BATCH = 1000
 DRAIN_WAIT_S = 3.0  # a pull that brings nothing for this long: the subscription is empty
@@ -77,9 +78,7 @@ def _drain(subscriber, path: str, topic: str) -> list[dict]:
 def save_pending(project: str, subscriptions, folder: pathlib.Path) -> int:
     """Saves the waiting messages of `subscriptions` ((name, topic) pairs), all drained
     at once; returns how many. PUBSUB_EMULATOR_HOST must point at the running emulator."""
-    from google.cloud import pubsub_v1
-
-    subscriber = pubsub_v1.SubscriberClient()
+    subscriber = subscriber_client()  # drained at once: often over 4 MiB
     saved = 0
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:

@@ -21,8 +21,7 @@ tests/streaming_internals_test.py fails loudly if any of them changes):
   `ReadLeased` subclasses it, so the runner treats it as a native root transform.
 - `apache_beam.runners.direct.transform_evaluator._PubSubReadEvaluator`: its
   evaluator. Reused: the constructor (sets `self._sub_name` from
-  `source.project`/`source.subscription_name`), the classmethod
-  `_get_subscriber_client(applied_ptransform)`, and `finish_bundle()`, which calls
+  `source.project`/`source.subscription_name`) and `finish_bundle()`, which calls
   `self._read_from_pubsub(source.timestamp_attribute)` for a list of
   `(Timestamp, PubsubMessage)` and emits them as one bundle (whole `PubsubMessage`s
   when `source.with_attributes`). `_read_from_pubsub` is the one method overridden.
@@ -48,6 +47,7 @@ from apache_beam.runners.direct.transform_evaluator import (
 )
 from apache_beam.utils.timestamp import Timestamp
 
+from cadenza.runtime.pubsub_clients import subscriber_client
 from cadenza.runtime.streaming.leases import leases_for
 
 LOGGER = logging.getLogger("cadenza.streaming")
@@ -137,11 +137,16 @@ _pullers: dict[str, _Puller] = {}
 _pullers_lock = threading.Lock()
 
 
-def _puller_for(client, subscription: str, max_messages: int) -> _Puller:
+_client = None  # one subscriber client for every puller of the process
+
+
+def _puller_for(subscription: str, max_messages: int) -> _Puller:
+    global _client
     with _pullers_lock:
         puller = _pullers.get(subscription)
         if puller is None:
-            puller = _pullers[subscription] = _Puller(client, subscription, max_messages)
+            _client = _client or subscriber_client()
+            puller = _pullers[subscription] = _Puller(_client, subscription, max_messages)
         return puller
 
 
@@ -163,8 +168,7 @@ class _ReadLeasedEvaluator(_PubSubReadEvaluator):
 
     def _read_from_pubsub(self, timestamp_attribute):
         transform = self._applied_ptransform.transform
-        client = self._get_subscriber_client(self._applied_ptransform)
-        puller = _puller_for(client, self._sub_name, transform.max_messages)
+        puller = _puller_for(self._sub_name, transform.max_messages)
         return [_leased(r) for r in puller.take(TAKE_WAIT_S)]
 
 
