@@ -13,6 +13,7 @@ from __future__ import annotations
 import pathlib
 import sys
 
+from rich.markup import escape
 from rich.table import Table
 
 from cadenza.runtime import JobLogic, Result
@@ -41,14 +42,14 @@ def show(run, console) -> None:
         table.add_column(column, justify="left" if left else "right", overflow="fold")
     for row in rows:
         table.add_row(
-            row["file"],
+            escape(row["file"]),
             f"{row['format']}/{row['subtype']}",
             f"{row['sample_rate']:,d}",
             str(row["channels"]),
             f"{row['duration_s']:.2f}",
         )
     console.print(table)
-    console.print(f"outputs: {location}/")
+    console.print(f"outputs: {escape(location)}/")
 
 
 def main(argv=None) -> int:

@@ -22,7 +22,7 @@ def test_job_describes_files_and_dead_letters_the_rest(tmp_path, monkeypatch, ca
     inputs, out = tmp_path / "in", tmp_path / "out"
     inputs.mkdir()
     write_audio(inputs / "stereo.wav", 1.5, 16000, 2)
-    write_audio(inputs / "mono.flac", 2.0, 44100, 1)
+    write_audio(inputs / "mono [live].flac", 2.0, 44100, 1)  # not rich markup
     write_audio(inputs / "music.ogg", 3.0, 22050, 1, format="OGG", subtype="VORBIS")
     (inputs / "notes.wav").write_text("not audio")
     monkeypatch.setenv("AUDIO_INFO_INPUT", str(inputs))
@@ -33,10 +33,11 @@ def test_job_describes_files_and_dead_letters_the_rest(tmp_path, monkeypatch, ca
     rows = {
         p.name: json.loads(p.read_text()) for p in out.glob("*.json") if "provenance" not in p.name
     }
-    assert set(rows) == {"stereo.wav.json", "mono.flac.json", "music.ogg.json"}
+    assert set(rows) == {"stereo.wav.json", "mono [live].flac.json", "music.ogg.json"}
     stereo = rows["stereo.wav.json"]
     assert (stereo["sample_rate"], stereo["channels"], stereo["duration_s"]) == (16000, 2, 1.5)
-    assert (rows["mono.flac.json"]["format"], rows["mono.flac.json"]["duration_s"]) == ("FLAC", 2.0)
+    mono = rows["mono [live].flac.json"]
+    assert (mono["format"], mono["duration_s"]) == ("FLAC", 2.0)
     assert abs(rows["music.ogg.json"]["duration_s"] - 3.0) < 0.01
     provenance = read_provenance(str(out / "stereo.wav.json"))
     assert provenance["job"] == "audio-info" and provenance["inputs"]["audio"].startswith("sha256:")
@@ -46,6 +47,7 @@ def test_job_describes_files_and_dead_letters_the_rest(tmp_path, monkeypatch, ca
     assert "(9 bytes, starting b'not audi')" in dead["reason"]
     printed = capsys.readouterr().out
     assert "3 files described" in printed and "dead_letter:logic" in printed
+    assert "mono [live].flac" in " ".join(printed.split())
 
 
 def test_second_run_skips_what_exists(tmp_path, monkeypatch, capsys):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import pathlib
 import sys
 
+from rich.markup import escape
 from rich.table import Table
 
 from cadenza.runtime.cli import run_job_cli
@@ -33,7 +34,7 @@ def show(run, console) -> None:
     for row in rows:
         tempo, key, loudness = row["tempo"], row["key"], row["loudness"]
         table.add_row(
-            row["file"],
+            escape(row["file"]),
             f"{row['duration_s']:.1f}",
             "-" if tempo["bpm"] is None else f"{tempo['bpm']:.1f}",
             "-" if key is None else f"{key['name']} ({key['confidence']:.2f})",
@@ -41,7 +42,7 @@ def show(run, console) -> None:
             _level(loudness["peak_dbfs"], " dBFS"),
         )
     console.print(table)
-    console.print(f"features and spectrograms: {location}/")
+    console.print(f"features and spectrograms: {escape(location)}/")
 
 
 def _level(value: float | None, unit: str = "") -> str:

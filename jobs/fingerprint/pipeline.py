@@ -15,6 +15,7 @@ from __future__ import annotations
 import pathlib
 import sys
 
+from rich.markup import escape
 from rich.table import Table
 
 from cadenza.runtime.cli import run_job_cli
@@ -37,10 +38,14 @@ def show(run, console) -> None:
             for m in row["matches"]
         )
         table.add_row(
-            row["track"], f"{row['duration_s']:.1f}", f"{row['hashes']:,d}", matches or "-"
+            escape(row["track"]),
+            f"{row['duration_s']:.1f}",
+            f"{row['hashes']:,d}",
+            escape(matches) or "-",
         )
     console.print(table)
-    console.print(f"reports and landmarks: {location}/   catalog index: {run.config.params.index}")
+    index = escape(str(run.config.params.index))
+    console.print(f"reports and landmarks: {escape(location)}/   catalog index: {index}")
 
 
 def main(argv=None) -> int:

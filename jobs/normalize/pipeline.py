@@ -14,6 +14,7 @@ from __future__ import annotations
 import pathlib
 import sys
 
+from rich.markup import escape
 from rich.table import Table
 
 from cadenza.runtime.cli import run_job_cli
@@ -34,7 +35,7 @@ def show(run, console) -> None:
         source, canonical = row["source"], row["canonical"]
         peak = canonical["peak_dbfs"]
         table.add_row(
-            row["file"],
+            escape(row["file"]),
             f"{source['codec']} ({source['decoder']})",
             f"{source['sample_rate']:,d} -> {canonical['sample_rate']:,d}",
             f"{source['channels']}",
@@ -43,7 +44,7 @@ def show(run, console) -> None:
             "silent" if peak is None else f"{peak:.2f} dBFS",
         )
     console.print(table)
-    console.print(f"canonical FLAC and reports: {location}/")
+    console.print(f"canonical FLAC and reports: {escape(location)}/")
 
 
 def main(argv=None) -> int:

@@ -53,6 +53,22 @@ def test_batch_inputs_as_written_and_without_sidecars(tmp_path):
     assert batch_ids(config) == ["a1", "b2", "c3", "d4"]
 
 
+def test_a_listing_location_that_is_not_a_local_folder_is_named(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "song.flac").write_text("x")
+    for location, what in [("missing", "no such folder"), ("song.flac", "is a file, not a folder")]:
+        config = make_config(
+            tmp_path,
+            f"events:\n  inputs:\n    - {{type: listing, location: {tmp_path}/{location}}}",
+        )
+        with pytest.raises(ConfigError, match=f"^{tmp_path}/{location}: {what} "):
+            batch_ids(config)
+    empty = make_config(
+        tmp_path, f"events:\n  inputs:\n    - {{type: listing, location: {tmp_path}/empty}}"
+    )
+    assert batch_ids(empty) == []
+
+
 def test_a_listed_file_name_that_is_not_utf8_is_named(tmp_path):
     listing = tmp_path / "listing"
     listing.mkdir()
@@ -316,6 +332,25 @@ def test_the_job_command_line_can_fail_a_run_with_dead_letters(tmp_path, capsys)
     assert "1 element(s) dead-lettered" in capsys.readouterr().out
 
 
+def test_the_job_command_line_says_how_to_reach_gcs_without_credentials(
+    tmp_path, capsys, monkeypatch
+):
+    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "STORAGE_EMULATOR_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_GCE_CHECK", "True")  # not a Google Cloud machine: do not ask
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))  # no gcloud login
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = tmp_path / "job.yaml"
+    config.write_text(
+        "job_name: describe\nevents: {inputs: [{type: listing, location: gs://b/in}]}\n"
+        "data: {inputs: [{name: audio, location: gs://b/in}]}\n"
+    )
+    assert run_job_cli(Describe(), config, ["--runs", str(tmp_path / "runs")]) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert "error cannot reach Google Cloud: no credentials found." in out
+    assert "STORAGE_EMULATOR_HOST and PUBSUB_EMULATOR_HOST" in out
+
+
 @pytest.fixture
 def dask_cluster(tmp_path):
     """A real dask.distributed scheduler and two workers on 127.0.0.1."""
@@ -355,6 +390,25 @@ def test_local_and_dask_give_identical_outputs(tmp_path, dask_cluster):
         }
     assert len(outputs["local", True]) == 58
     assert outputs["local", True] == outputs["local", False] == outputs["dask", None]
+
+
+def test_dask_workers_take_relative_paths_from_where_the_run_started(tmp_path, monkeypatch):
+    """A worker's working directory is its own: relative local locations (job.yaml's,
+    and the run records' folder) are made absolute before the run."""
+    (tmp_path / "workers").mkdir()
+    monkeypatch.chdir(tmp_path / "workers")
+    with DaskCluster(tmp_path / "dask", workers=1) as address:
+        (tmp_path / "here").mkdir()
+        monkeypatch.chdir(tmp_path / "here")
+        config = make_config(
+            pathlib.Path("job"), f'profiles:\n  dask: {{runner: dask, scheduler: "{address}"}}'
+        )
+        put_input(pathlib.Path("job"), "a")
+        run = run_batch(config, Describe(), profile="dask", elements=["a"], runs_root="runs")
+    assert run.counts() == {"processed": 1}  # from the run's records
+    assert (tmp_path / "here" / "job" / "out" / "a.json").exists()
+    assert list((tmp_path / "here" / "runs").iterdir())
+    assert list((tmp_path / "workers").iterdir()) == []
 
 
 def test_a_childs_batch_run_reads_its_parents_events(tmp_path):

@@ -8,6 +8,7 @@ import base64
 import collections
 import hashlib
 import json
+import logging
 
 import attrs
 import pytest
@@ -36,7 +37,7 @@ class Job:
         self.watch = pubsub.subscription(pubsub.unique("watch"), self.output_topic)
         dead = f"location: gs://{bucket}/dead"
         if dead_letter_topic:
-            topic = pubsub.topic(pubsub.unique("dead"))
+            self.dead_topic = topic = pubsub.topic(pubsub.unique("dead"))
             self.dead_watch = pubsub.subscription(pubsub.unique("dead-watch"), topic)
             dead += f", topic: {topic}"
         text = gcs_config_text(
@@ -349,8 +350,9 @@ def test_a_message_whose_event_cannot_go_out_is_dead_lettered_after_its_attempts
 
 
 def test_a_dead_letter_too_large_for_its_topic_goes_there_without_the_message(
-    job, pubsub, gcs_bucket
+    job, pubsub, gcs_bucket, caplog
 ):
+    caplog.set_level(logging.WARNING, logger="cadenza.streaming")
     j = job(dead_letter_topic=True)
     # undecodable; its record would carry it twice, in base64. Over gRPC's default 4 MiB
     # receive limit, which the Pub/Sub client keeps on the emulator: every pull failed
@@ -371,6 +373,9 @@ def test_a_dead_letter_too_large_for_its_topic_goes_there_without_the_message(
     (full,) = j.dead_letters().values()  # the folder's record has them
     assert base64.b64decode(full["received"]["data"]) == big
     assert run.settled() == {"dead_letter": 1, "publish": 1}
+    (logged,) = [r.getMessage() for r in caplog.records if "dead-lettered" in r.getMessage()]
+    assert f"dead-lettered at decode to gs://{gcs_bucket}/dead/dead_letter/" in logged
+    assert f".json and {j.dead_topic}: {full['reason']}" in logged
 
 
 class WithPayload(Counting):

@@ -78,8 +78,15 @@ def ids_from_file(path: str) -> list[str]:
 
 def ids_from_listing(location: str, suffix: str) -> list[str]:
     """The ids of the files directly in `location` ending in `suffix` (the file name less
-    the suffix); provenance sidecars and (local) subfolders are not elements."""
+    the suffix); provenance sidecars and (local) subfolders are not elements. A local
+    location that is not a folder is a ConfigError (an empty one lists nothing)."""
     folder = location.rstrip("/")
+    if is_local(folder) and not os.path.isdir(folder or "/"):
+        what = "is a file, not a folder" if os.path.exists(folder) else "no such folder"
+        raise ConfigError(
+            f"{location}: {what} (a listing input's location: check the path, or the "
+            "variable the job's config takes it from)"
+        )
     names = list_folder(folder) or ()  # names, taken as written (no glob)
     wanted = [n for n in names if n.endswith(suffix) and not n.endswith(PROVENANCE_SUFFIX)]
     if is_local(folder):  # a listing on gs:// holds objects only
@@ -198,6 +205,24 @@ def _routed(results: dict) -> beam.PCollection:
     return tuple(tagged) | "AllResults" >> beam.Flatten()
 
 
+def _absolute(location: str) -> str:
+    return os.path.abspath(location) if is_local(location) else location
+
+
+def _absolute_local_paths(config: JobConfig) -> JobConfig:
+    """The config with its local data and dead-letter locations made absolute here: a
+    Dask worker takes a relative path from its own working directory."""
+    data = attrs.evolve(
+        config.data,
+        inputs=tuple(attrs.evolve(i, location=_absolute(i.location)) for i in config.data.inputs),
+        outputs=tuple(attrs.evolve(o, location=_absolute(o.location)) for o in config.data.outputs),
+    )
+    dead_letter = config.dead_letter
+    if dead_letter.location:
+        dead_letter = attrs.evolve(dead_letter, location=_absolute(dead_letter.location))
+    return attrs.evolve(config, data=data, dead_letter=dead_letter)
+
+
 def run_batch(
     config: JobConfig,
     logic: JobLogic,
@@ -216,6 +241,8 @@ def run_batch(
     scheduled one); on Dataflow each step is its own transform, as its job graph shows.
     """
     require_filled(config)
+    if config.profile(profile).runner == "dask":
+        config, runs_root = _absolute_local_paths(config), _absolute(runs_root)
     items = list(elements) if elements is not None else batch_events(config)
     ids = list(dict.fromkeys(i for i in items if isinstance(i, str)))  # made messages inside
     others = [encode(i) if isinstance(i, Message) else i for i in items if not isinstance(i, str)]

@@ -25,6 +25,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 
+from google.auth.exceptions import DefaultCredentialsError
 from rich.console import Console
 from rich.markup import escape
 
@@ -34,6 +35,13 @@ from cadenza.runtime.batch import BatchRun, run_batch
 from cadenza.runtime.profiles import check_flags
 from cadenza.runtime.streaming import has_batch_input, is_streaming, run_streaming
 from cadenza.runtime.summary import print_summary
+
+NO_CREDENTIALS = (
+    "cannot reach Google Cloud: no credentials found. For Cloud Storage and Pub/Sub "
+    "themselves: `gcloud auth application-default login` or GOOGLE_APPLICATION_CREDENTIALS; "
+    "for the local stack's emulators, STORAGE_EMULATOR_HOST and PUBSUB_EMULATOR_HOST (or "
+    "give the job local paths)"
+)
 
 
 def run_job_cli(
@@ -85,6 +93,9 @@ def run_job_cli(
         )
     except CadenzaError as err:
         console.print(f"[red]error[/red] {escape(str(err))}")
+        return 2
+    except DefaultCredentialsError as err:  # a gs:// location, and no way to reach it
+        console.print(f"[red]error[/red] {escape(NO_CREDENTIALS)} ({escape(str(err))[:200]})")
         return 2
     print_summary(run, console)
     if after:

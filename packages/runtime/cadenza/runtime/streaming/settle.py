@@ -227,7 +227,13 @@ class _SettleFn(beam.DoFn):
             record = DeadLetter.for_message(job, "settle", message, reason, err)
         record = attrs.evolve(record, received=item.receipt.describe())
         path = write_dead_letter(folder, item.receipt.key, record)
-        LOGGER.error("%s: message %s dead-lettered to %s: %s", job, record.element, path, reason)
+        LOGGER.error(
+            "%s: message %s dead-lettered to %s: %s",
+            job,
+            _describe(item.receipt, record),
+            path,
+            reason,
+        )
         if self._to.dead_letter_topic:  # best effort: the record is safe in the folder
             try:
                 publish_dead_letter(shared_publisher(), self._to.dead_letter_topic, record)
@@ -301,8 +307,9 @@ class _SettleFn(beam.DoFn):
 
     def _dead_letter(self, receipt: Receipt, record: DeadLetter) -> None:
         record = attrs.evolve(record, received=receipt.describe())
+        where = []
         if self._to.dead_letter_folder:
-            write_dead_letter(self._to.dead_letter_folder, receipt.key, record)
+            where.append(write_dead_letter(self._to.dead_letter_folder, receipt.key, record))
         if self._to.dead_letter_topic:
             topic = self._to.dead_letter_topic
 
@@ -312,6 +319,22 @@ class _SettleFn(beam.DoFn):
                 }
 
             self._once(receipt, "dead_letter", publish)
+            where.append(topic)
+        LOGGER.warning(
+            "%s: message %s dead-lettered at %s to %s: %s",
+            self._to.job,
+            _describe(receipt, record),
+            record.stage,
+            " and ".join(where),
+            record.reason,
+        )
+
+
+def _describe(receipt: Receipt, record: DeadLetter) -> str:
+    """The message as a log line names it: its Pub/Sub id, and its element if it has one."""
+    if record.element is None:
+        return receipt.message_id
+    return f"{receipt.message_id} (element {record.element!r})"
 
 
 class Settle(beam.PTransform):
