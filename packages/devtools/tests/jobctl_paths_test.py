@@ -59,3 +59,55 @@ def test_provenance_and_the_roots_are_the_users_too(user, capsys):
     assert text(f"no jobs started from here ({user / 'jobs'})") in said(capsys)
     assert jobctl.main(["--stack-root", "stack", "stack", "status"]) == 1
     assert text(f"the local stack in {user / 'stack'} is not running") in said(capsys)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["ls", "/tmp"], ["upload", "song.mp3", "--to", "/tmp/x/"], ["ls", "gs://"]],
+)
+def test_a_location_that_is_not_gs_is_a_usage_error_not_a_traceback(user, capsys, command):
+    (user / "song.mp3").write_bytes(b"ID3")
+    assert jobctl.main(["--stack-root", "stack", *command]) == 2
+    assert text("is not a gs://BUCKET[/PREFIX] location") in said(capsys)
+
+
+def test_names_with_square_brackets_are_printed_as_they_are(user, capsys):
+    (user / "song [live].mp3").write_bytes(b"ID3 live")
+    (user / "[b]old.mp3").write_bytes(b"ID3 bold")
+    stack = LocalStack(user / "stack")
+    state, _ = stack.ensure()
+    previous = apply_env(state.env)
+    try:
+        to = ["--to", "gs://uploads/incoming/"]
+        files = ["song [live].mp3", "[b]old.mp3"]
+        assert jobctl.main(["--stack-root", "stack", "upload", *files, *to]) == 0
+        printed = said(capsys)
+        assert text("gs://uploads/incoming/song [live].mp3 (8 bytes)") in printed
+        assert text("gs://uploads/incoming/[b]old.mp3 (8 bytes)") in printed
+        assert jobctl.main(["--stack-root", "stack", "ls", "gs://uploads/incoming/"]) == 0
+        printed = said(capsys)
+        assert text("gs://uploads/incoming/song [live].mp3") in printed
+        assert text("gs://uploads/incoming/[b]old.mp3") in printed
+        assert jobctl.main(["--stack-root", "stack", "ls", "gs://[red]x"]) == 2
+        assert text("'gs://[red]x' is not a gs://BUCKET[/PREFIX] location") in said(capsys)
+        assert jobctl.main(["--stack-root", "stack", "ls", "gs://nothere/[x]"]) == 1
+        assert text("no bucket gs://nothere on the local stack") in said(capsys)
+    finally:
+        restore_env(previous)
+        stack.stop()
+
+
+def test_job_names_and_paths_with_square_brackets_are_printed_as_they_are(user, capsys):
+    (user / "jobs [old]" / "a[b]").mkdir(parents=True)
+    assert jobctl.main(["--jobs-root", "jobs [old]", "logs", "a[b]"]) == 1
+    assert text(f"no log at {user / 'jobs [old]' / 'a[b]' / 'job.log'}") in said(capsys)
+    assert jobctl.main(["--jobs-root", "jobs [old]", "stop", "x[y]"]) == 1
+    assert text("no job 'x[y]' under") in said(capsys)
+    assert jobctl.main(["--jobs-root", "jobs [old]", "status"]) == 0
+    assert text(f"({user / 'jobs [old]'})") in said(capsys)
+    assert jobctl.main(["--stack-root", "[s]tack", "send", "j[1]", "x"]) == 1
+    assert text(f"the local stack in {user / '[s]tack'} is not running: deploy j[1]") in said(
+        capsys
+    )
+    assert jobctl.main(["--stack-root", "[s]tack", "provenance", "x[1].json"]) == 1
+    assert text(f"{user / 'x[1].json'}: no provenance recorded") in said(capsys)

@@ -2,18 +2,22 @@
 a background job that processes an upload, `job stop`, and a stack restart."""
 
 import io
+import json
 import pathlib
 import re
+import subprocess
+import sys
 import textwrap
 
+import pytest
 from google.cloud import pubsub_v1, storage
 from rich.console import Console
 
-from cadenza.core import load_job_config, plan_wiring
+from cadenza.core import ConfigError, load_job_config, plan_wiring
 from cadenza.core.dag import Dag
 from cadenza.devtools import jobctl
 from cadenza.devtools.emulators import apply_env, restore_env
-from cadenza.devtools.local_deploy import deploy_local
+from cadenza.devtools.local_deploy import check_job_flags, deploy_local
 from cadenza.devtools.localjobs import LocalJobs
 from cadenza.devtools.localstack import LocalStack, pid_alive
 from cadenza.devtools.wiring_apply import (
@@ -334,3 +338,91 @@ def test_stop_while_a_message_is_in_work_finishes_it_or_gives_it_back(tmp_path, 
         for name in jobs.names():
             jobs.stop(name, timeout_s=10)
         stack.stop()
+
+
+def _deploy(config, tmp_path, out, **kwargs) -> int:
+    return deploy_local(
+        config,
+        Dag.build([config]),
+        module="tinyjob.pipeline",
+        job="tinyjob",
+        console=out,
+        stack_root=tmp_path / "stack",
+        jobs_root=tmp_path / "jobs",
+        cwd=tmp_path,
+        **kwargs,
+    )
+
+
+def test_a_bad_flag_is_refused_before_a_running_job_is_stopped(tmp_path, monkeypatch):
+    config = make_job(tmp_path, monkeypatch)
+    jobs = LocalJobs(tmp_path / "jobs")
+    stack = LocalStack(tmp_path / "stack")
+    # a stand-in for the running job: a process with the job's module on its command line
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)", "tinyjob.pipeline"]
+    )
+    try:
+        jobs.folder("tinyjob").mkdir(parents=True)
+        state = dict(job="tinyjob", pid=process.pid, module="tinyjob.pipeline", command=[])
+        state |= dict(cwd=str(tmp_path), log=str(jobs.log_path("tinyjob")), started_at=0.0)
+        (jobs.folder("tinyjob") / "job.json").write_text(json.dumps(state))
+        assert jobs.state("tinyjob").running
+        out = console()
+        code = _deploy(config, tmp_path, out, restart=True, extra_args=["--bogus_flag=1"])
+        said = " ".join(out.file.getvalue().split())
+        assert code == 2, said
+        assert (
+            "deploy: tinyjob: the command line: --bogus_flag is not an option of the job or of Beam"
+        ) in said
+        assert said.endswith("nothing was stopped or started")
+        assert process.poll() is None and jobs.state("tinyjob").running  # left running
+        assert stack.status() is None and not stack.root.exists()  # nothing started
+    finally:
+        process.kill()
+        process.wait()
+        stack.stop()
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--bogus_flag=1"], "--bogus_flag is not an option of the job or of Beam"),
+        (["--max_messages=2"], "(did you mean --max-messages?)"),
+        (["--max-messages=0"], "argument --max-messages: expected 1 or more, got 0"),
+        (["--batch"], "argument --batch: not allowed with argument --stream"),
+        (["--direct_num_workers=x"], "--direct_num_workers"),
+        (["positional"], "'positional' is not an option (options start with --)"),
+        (["-h"], "--help prints the job's help and exits"),
+    ],
+)
+def test_a_dry_run_refuses_the_flags_the_job_would(tmp_path, monkeypatch, flags, message):
+    config = make_job(tmp_path, monkeypatch)
+    out = console()
+    code = _deploy(config, tmp_path, out, dry_run=True, extra_args=flags)
+    said = " ".join(out.file.getvalue().split())
+    assert code == 2, said
+    assert said.startswith("deploy: tinyjob: the command line: ") and message in said
+    assert said.endswith("nothing was changed (dry run)")
+    assert not (tmp_path / "stack").exists() and not (tmp_path / "jobs").exists()
+
+
+def test_the_flags_of_the_job_and_of_beam_pass(tmp_path, monkeypatch):
+    config = make_job(tmp_path, monkeypatch)
+    out = console()
+    flags = ["--max-messages=3", "--runs", "r", "--direct_num_workers=2", "--fail-on-dead-letters"]
+    assert _deploy(config, tmp_path, out, dry_run=True, extra_args=flags) == 0
+    assert "--max-messages=3 --runs r --direct_num_workers=2" in out.file.getvalue()
+    check_job_flags(config, ["--stream", "--set", "params.x=1", *flags])
+
+
+def test_a_bad_option_of_the_local_profile_is_refused_too(tmp_path, monkeypatch):
+    config = make_job(tmp_path, monkeypatch)
+    config = load_job_config(
+        tmp_path / "code" / "tinyjob" / "job.yaml",
+        env={},
+        overrides=["profiles.local={runner: local, options: {direct_num_worker: 2}}"],
+    )
+    with pytest.raises(ConfigError) as err:
+        check_job_flags(config, ["--stream"])
+    assert str(err.value).startswith("tinyjob: profiles.local.options: --direct_num_worker is not")

@@ -118,6 +118,55 @@ def test_tree_dot_and_images_draw_the_dag(tmp_path, diamond, capsys):
     assert b"<svg" in (tmp_path / "dag.svg").read_bytes()
 
 
+def test_the_output_files_suffix_names_its_format(tmp_path, diamond, capsys, monkeypatch):
+    output = tmp_path / "registry.json"
+    registry.main(["--output", str(output), *map(str, diamond)])
+    monkeypatch.setenv("BUILD_WORKING_DIRECTORY", str(tmp_path))
+    formats = {"dag.dot": "dot", "dag.gv": "dot", "dag.svg": "svg", "DAG.PNG": "png"}
+    for name, fmt in {**formats, "d[a]g.dot": "dot"}.items():
+        assert graph.main(["--registry", str(output), "--output", name]) == 0
+        assert (tmp_path / name).stat().st_size > 100
+        said = capsys.readouterr()
+        assert "normalize" not in said.out  # no tree
+        assert f"wrote{tmp_path / name}({fmt},4jobs)" in "".join(said.err.split())
+    assert (tmp_path / "dag.dot").read_text().startswith("digraph cadenza {")
+    assert (tmp_path / "dag.gv").read_text().startswith("digraph cadenza {")
+    assert b"<svg" in (tmp_path / "dag.svg").read_bytes()
+    assert (tmp_path / "DAG.PNG").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # --format wins over the suffix
+    assert graph.main(["--registry", str(output), "--output", "g.txt", "--format", "dot"]) == 0
+    assert (tmp_path / "g.txt").read_text().startswith("digraph cadenza {")
+
+
+@pytest.mark.parametrize("name", ["dag.pdf", "dag", "[x].jpeg"])
+def test_an_output_suffix_that_names_no_format_is_a_usage_error(tmp_path, capsys, name):
+    with pytest.raises(SystemExit) as exit_:
+        graph.main(["--registry", str(tmp_path / "r.json"), "--output", str(tmp_path / name)])
+    assert exit_.value.code == 2
+    said = " ".join(capsys.readouterr().err.split())
+    assert f"cannot tell the format of --output {tmp_path / name}" in said
+    assert ".dot, .gv, .svg, .png" in said and "--format dot|png|svg" in said
+    assert not (tmp_path / name).exists()
+
+
+def test_a_tree_is_not_written_to_a_file(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        graph.main(["--format", "tree", "--output", str(tmp_path / "dag.dot")])
+    assert exit_.value.code == 2
+    assert "--format tree is drawn in the terminal" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        graph.main(["--format", "svg"])
+    assert "--format svg needs --output FILE" in capsys.readouterr().err
+
+
+def test_the_help_says_the_suffix_names_the_format(capsys):
+    with pytest.raises(SystemExit):
+        graph.main(["--help"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert "its suffix names the format unless --format does" in said
+    assert ".dot -> dot, .gv -> dot, .svg -> svg, .png -> png" in said
+
+
 def test_one_job_shows_its_ancestors_and_descendants_only(tmp_path, diamond, capsys):
     diamond.append(write_job(tmp_path / "e", "loner"))
     output = tmp_path / "registry.json"

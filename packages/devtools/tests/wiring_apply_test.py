@@ -1,9 +1,11 @@
 """Applying wiring plans: the job's part, the local form, and on the real Pub/Sub emulator
 created / exists / missing (external) / conflict, never deleting."""
 
+import io
 import uuid
 
 from google.cloud import pubsub_v1
+from rich.console import Console
 
 from cadenza.core import parse_job_config, plan_wiring
 from cadenza.core.dag import Dag
@@ -12,10 +14,12 @@ from cadenza.devtools.wiring_apply import (
     CREATED,
     EXISTS,
     MISSING,
+    Row,
     apply_plan,
     job_plan,
     local_plan,
     problems,
+    wiring_table,
 )
 
 
@@ -119,3 +123,11 @@ def test_apply_creates_then_reports_existing_and_never_deletes(emulators):
         assert topic.endswith(f"cadenza-feat{suffix}-out")
     finally:
         subscriber.close()
+
+
+def test_the_wiring_table_shows_names_and_details_as_they_are():
+    rows = [Row(kind="subscription", name="s[1]", status=CREATED, detail="prefix '[live]/'")]
+    out = Console(file=io.StringIO(), width=200)
+    out.print(wiring_table(rows, "wiring for j[x]"))
+    printed = out.file.getvalue()
+    assert "wiring for j[x]" in printed and "s[1]" in printed and "prefix '[live]/'" in printed

@@ -2,10 +2,12 @@
 
     bazel run //tools:dag_graph                                  # a tree in the terminal
     bazel run //tools:dag_graph -- --job fingerprint             # its ancestors and descendants
-    bazel run //tools:dag_graph -- --format svg --output dag.svg # dot, svg or png (Graphviz)
+    bazel run //tools:dag_graph -- --output dag.svg              # dot, svg or png (Graphviz)
 
 Each job shows its profiles, the topics and subscriptions it reads and writes, and the
 buckets whose uploads start it; `--output` paths are relative to where you ran bazel.
+The format of `--output FILE` is its suffix's (.dot or .gv, .svg, .png); `--format`
+names it for any other file name.
 """
 
 from __future__ import annotations
@@ -139,10 +141,53 @@ def render(dot_source: str, fmt: str, output: pathlib.Path) -> None:
         raise CadenzaError(f"dot -T{fmt} failed: {result.stderr.strip()}")
 
 
+# the formats a file is written in, by the file name's suffix
+FILE_FORMATS = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png"}
+
+
+def output_format(output: pathlib.Path | None, fmt: str | None) -> str:
+    """The format to draw in: `fmt` when given, else the suffix of `output`'s (the tree
+    without an output). Raises ValueError for an output whose suffix names no format."""
+    if fmt is not None:
+        if fmt == "tree" and output is not None:
+            raise ValueError(
+                f"--format tree is drawn in the terminal, not written to {output}: "
+                f"give --format {'|'.join(sorted(set(FILE_FORMATS.values())))} with --output"
+            )
+        if fmt != "tree" and output is None:
+            raise ValueError(f"--format {fmt} needs --output FILE")
+        return fmt
+    if output is None:
+        return "tree"
+    found = FILE_FORMATS.get(output.suffix.lower())
+    if found is None:
+        raise ValueError(
+            f"cannot tell the format of --output {output} from its suffix "
+            f"({output.suffix or 'none'}): name the file {', '.join(FILE_FORMATS)}, or give "
+            f"--format {'|'.join(sorted(set(FILE_FORMATS.values())))}"
+        )
+    return found
+
+
 def main(argv: Sequence[str] | None = None, registry: str | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="dag_graph", description="Draw the Cadenza DAG.")
-    parser.add_argument("--format", choices=["tree", "dot", "svg", "png"], default="tree")
-    parser.add_argument("--output", type=pathlib.Path, help="file to write (dot/svg/png)")
+    parser = argparse.ArgumentParser(
+        prog="dag_graph",
+        description="Draw the Cadenza DAG: a tree in the terminal, or a file with --output.",
+    )
+    parser.add_argument(
+        "--format",
+        choices=["tree", "dot", "svg", "png"],
+        default=None,
+        help="tree (the default without --output), or a file's format: dot, svg, png "
+        "(svg and png need Graphviz); default: the suffix of --output "
+        f"({', '.join(f'{k} -> {v}' for k, v in FILE_FORMATS.items())})",
+    )
+    parser.add_argument(
+        "--output",
+        type=pathlib.Path,
+        help="file to write, relative to where bazel was run; its suffix names the format "
+        "unless --format does",
+    )
     parser.add_argument(
         "--job", help="only this job (job_name or folder), its ancestors and its descendants"
     )
@@ -150,8 +195,10 @@ def main(argv: Sequence[str] | None = None, registry: str | None = None) -> int:
     args = parser.parse_args(argv)
     console = Console()
     errors = Console(stderr=True)
-    if args.format != "tree" and args.output is None:
-        parser.error(f"--format {args.format} needs --output FILE")
+    try:
+        args.format = output_format(args.output, args.format)
+    except ValueError as error:
+        parser.error(str(error))
     try:
         dag = read_registry(args.registry)
         if args.job is not None:
@@ -166,7 +213,7 @@ def main(argv: Sequence[str] | None = None, registry: str | None = None) -> int:
     except (CadenzaError, OSError) as error:
         errors.print(f"[red]dag_graph:[/red] {escape(str(error))}")
         return 2
-    errors.print(f"wrote {output} ({args.format}, {len(select(dag, args.job))} jobs)")
+    errors.print(f"wrote {escape(str(output))} ({args.format}, {len(select(dag, args.job))} jobs)")
     return 0
 
 

@@ -28,12 +28,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import pathlib
+import re
 import sys
 import time
 from collections.abc import Sequence
 
 from google.api_core.exceptions import NotFound
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cadenza.core import Message, Recipients, encode
@@ -91,20 +93,22 @@ def _when(timestamp: float) -> str:
 def _status(jobs: LocalJobs, job: str | None, console: Console) -> int:
     names = [folder_name(job)] if job else jobs.names()
     if not names:
-        console.print(f"no jobs started from here ({jobs.root})")
+        console.print(f"no jobs started from here ({escape(str(jobs.root))})")
         return 0
-    table = Table(title=f"jobs in {jobs.root}")
+    table = Table(title=f"jobs in {escape(str(jobs.root))}")
     for column in ("job", "state", "pid", "started", "log"):
         table.add_column(column, overflow="fold")
     missing = False
     for name in names:
         state = jobs.state(name)
         if state is None:
-            table.add_row(name, "[red]unknown[/red]", "", "", "")
+            table.add_row(escape(name), "[red]unknown[/red]", "", "", "")
             missing = True
             continue
         running = "[green]running[/green]" if state.running else "stopped"
-        table.add_row(name, running, str(state.pid), _when(state.started_at), state.log)
+        table.add_row(
+            escape(name), running, str(state.pid), _when(state.started_at), escape(state.log)
+        )
     console.print(table)
     return 1 if missing else 0
 
@@ -120,10 +124,12 @@ def _stop(jobs: LocalJobs, args, console: Console) -> int:
     code = 0
     for name in names:
         try:
-            console.print(f"stopping {name} (SIGTERM; up to {args.timeout:.0f} s to drain)...")
-            console.print(jobs.stop(name, args.timeout))
+            console.print(
+                f"stopping {escape(name)} (SIGTERM; up to {args.timeout:.0f} s to drain)..."
+            )
+            console.print(escape(jobs.stop(name, args.timeout)))
         except JobError as err:
-            console.print(f"[red]stop:[/red] {err}")
+            console.print(f"[red]stop:[/red] {escape(str(err))}")
             code = 1
     return code
 
@@ -131,7 +137,7 @@ def _stop(jobs: LocalJobs, args, console: Console) -> int:
 def _logs(jobs: LocalJobs, args, console: Console) -> int:
     path = jobs.log_path(folder_name(args.job))
     if not path.exists():
-        console.print(f"[red]logs:[/red] no log at {path}")
+        console.print(f"[red]logs:[/red] no log at {escape(str(path))}")
         return 1
     print(tail(path, args.lines), flush=True)
     if not args.follow:
@@ -153,40 +159,53 @@ def _stack(stack: LocalStack, jobs: LocalJobs, args, console: Console) -> int:
     if args.action == "status":
         state = stack.status()
         if state is None:
-            console.print(f"the local stack in {stack.root} is not running")
+            console.print(f"the local stack in {escape(str(stack.root))} is not running")
             return 1
         console.print(
-            f"local stack in {stack.root}: Pub/Sub emulator {state.pubsub_host} "
-            f"(pid {state.pids['pubsub']}), fake-gcs-server {state.storage_url} "
-            f"(pid {state.pids['storage']}), uploads topic {state.uploads_topic}; "
-            f"since {_when(state.started_at)}; env: {stack.root / 'env.json'}"
+            escape(
+                f"local stack in {stack.root}: Pub/Sub emulator {state.pubsub_host} "
+                f"(pid {state.pids['pubsub']}), fake-gcs-server {state.storage_url} "
+                f"(pid {state.pids['storage']}), uploads topic {state.uploads_topic}; "
+                f"since {_when(state.started_at)}; env: {stack.root / 'env.json'}"
+            )
         )
         return 0
     running = [n for n in jobs.names() if (s := jobs.state(n)) and s.running]
     if running and not args.with_jobs:
         console.print(
-            f"[red]stack stop:[/red] jobs still run on it: {', '.join(running)}; stop them "
+            f"[red]stack stop:[/red] jobs still run on it: {escape(', '.join(running))}; stop them "
             "first (`stop --all`), or pass --with-jobs"
         )
         return 1
     for name in running:
-        console.print(jobs.stop(name))
+        console.print(escape(jobs.stop(name)))
     if stack.stop():
         console.print(
-            f"local stack in {stack.root} stopped. Objects are kept in {stack.root / 'gcs'}; "
-            f"the {stack.saved} message(s) waiting in its subscriptions in "
-            f"{stack.pending_path}, and its topics and subscriptions in "
-            f"{stack.wiring_path.name}: the next start (the next deploy) restores them."
+            escape(
+                f"local stack in {stack.root} stopped. Objects are kept in {stack.root / 'gcs'}; "
+                f"the {stack.saved} message(s) waiting in its subscriptions in "
+                f"{stack.pending_path}, and its topics and subscriptions in "
+                f"{stack.wiring_path.name}: the next start (the next deploy) restores them."
+            )
         )
     else:
-        console.print(f"no local stack recorded in {stack.root}")
+        console.print(f"no local stack recorded in {escape(str(stack.root))}")
     return 0
+
+
+_BUCKET = re.compile(r"[a-z0-9]([a-z0-9._-]*[a-z0-9])?")
 
 
 def _split(location: str) -> tuple[str, str]:
     if not location.startswith("gs://") or len(location) <= len("gs://"):
         raise ValueError(f"{location!r} is not a gs://BUCKET[/PREFIX] location")
     bucket, _, prefix = location[len("gs://") :].partition("/")
+    if not _BUCKET.fullmatch(bucket):
+        raise ValueError(
+            f"{location!r} is not a gs://BUCKET[/PREFIX] location: {bucket!r} is not a bucket "
+            "name (lowercase letters, digits, '-', '_' and '.', starting and ending with a "
+            "letter or digit)"
+        )
     return bucket, prefix
 
 
@@ -199,7 +218,8 @@ def _storage(stack: LocalStack, what: str, console: Console):
     state = stack.status()
     if state is None:
         console.print(
-            f"[red]{what}:[/red] the local stack in {stack.root} is not running (deploy a job)"
+            f"[red]{what}:[/red] the local stack in {escape(str(stack.root))} is not running "
+            "(deploy a job)"
         )
         return None
     apply_env(state.env)
@@ -210,11 +230,13 @@ def _upload(stack: LocalStack, args, console: Console) -> int:
     try:
         bucket_name, prefix = _split(args.to)
     except ValueError as err:
-        console.print(f"[red]upload:[/red] --to {err}")
+        console.print(f"[red]upload:[/red] --to {escape(str(err))}")
         return 2
     missing = [str(f) for f in args.files if not f.is_file()]
     if missing:
-        console.print(f"[red]upload:[/red] not files: {', '.join(missing)}; nothing was uploaded")
+        console.print(
+            f"[red]upload:[/red] not files: {escape(', '.join(missing))}; nothing was uploaded"
+        )
         return 2
     client = _storage(stack, "upload", console)
     if client is None:
@@ -224,7 +246,8 @@ def _upload(stack: LocalStack, args, console: Console) -> int:
         prefix += "/"
     for path in args.files:
         bucket.blob(prefix + path.name).upload_from_filename(str(path))
-        console.print(f"gs://{bucket_name}/{prefix}{path.name}  ({path.stat().st_size:,d} bytes)")
+        uploaded = f"gs://{bucket_name}/{prefix}{path.name}"
+        console.print(f"{escape(uploaded)}  ({path.stat().st_size:,d} bytes)")
     return 0
 
 
@@ -232,16 +255,20 @@ def _ls(stack: LocalStack, args, console: Console) -> int:
     try:
         bucket_name, prefix = _split(args.location)
     except ValueError as err:
-        console.print(f"[red]ls:[/red] {err}")
+        console.print(f"[red]ls:[/red] {escape(str(err))}")
         return 2
     client = _storage(stack, "ls", console)
     if client is None:
         return 1
     if client.lookup_bucket(bucket_name) is None:
-        console.print(f"[red]ls:[/red] no bucket gs://{bucket_name} on the local stack")
+        console.print(
+            f"[red]ls:[/red] no bucket {escape(f'gs://{bucket_name}')} on the local stack"
+        )
         return 1
     for blob in client.list_blobs(bucket_name, prefix=prefix or None):
-        console.print(f"{blob.size:>12,d}  gs://{bucket_name}/{blob.name}", highlight=False)
+        console.print(
+            f"{blob.size:>12,d}  {escape(f'gs://{bucket_name}/{blob.name}')}", highlight=False
+        )
     return 0
 
 
@@ -266,8 +293,9 @@ def _send(stack: LocalStack, args, console: Console) -> int:
     state = stack.status()
     if state is None:
         console.print(
-            f"[red]send:[/red] the local stack in {stack.root} is not running: deploy "
-            f"{args.job} first (bazel run //jobs/{folder_name(args.job)}:deploy)"
+            f"[red]send:[/red] the local stack in {escape(str(stack.root))} is not running: "
+            f"deploy {escape(args.job)} first "
+            f"(bazel run //jobs/{escape(folder_name(args.job))}:deploy)"
         )
         return 1
     apply_env(state.env)
@@ -279,13 +307,15 @@ def _send(stack: LocalStack, args, console: Console) -> int:
             publisher.publish(topic, encode(message)).result(timeout=30)
         except NotFound:
             console.print(
-                f"[red]send:[/red] no topic {topic}: deploy {args.job} first "
-                f"(bazel run //jobs/{folder_name(args.job)}:deploy)"
+                f"[red]send:[/red] no topic {escape(topic)}: deploy {escape(args.job)} first "
+                f"(bazel run //jobs/{escape(folder_name(args.job))}:deploy)"
             )
             return 1
         console.print(
-            f"sent {element!r} to {args.job}: message {message.message_id}, "
-            f"trace {message.trace_id}",
+            escape(
+                f"sent {element!r} to {args.job}: message {message.message_id}, "
+                f"trace {message.trace_id}"
+            ),
             highlight=False,
         )
     return 0
@@ -299,7 +329,10 @@ def _provenance(stack: LocalStack, args, console: Console) -> int:
 
         state = stack.status()
         if state is None:
-            console.print(f"[red]provenance:[/red] the local stack in {stack.root} is not running")
+            console.print(
+                f"[red]provenance:[/red] the local stack in {escape(str(stack.root))} "
+                "is not running"
+            )
             return 1
         apply_env(state.env)
     code = 0
@@ -307,12 +340,13 @@ def _provenance(stack: LocalStack, args, console: Console) -> int:
         record = read_provenance(path)
         if record is None:
             console.print(
-                f"[red]provenance:[/red] {path}: no provenance recorded (or no such output)",
+                f"[red]provenance:[/red] {escape(path)}: no provenance recorded "
+                "(or no such output)",
                 soft_wrap=True,
             )
             code = 1
             continue
-        console.print(path, style="bold", highlight=False, soft_wrap=True)
+        console.print(escape(path), style="bold", highlight=False, soft_wrap=True)
         console.print_json(data=record)
     return code
 

@@ -10,17 +10,23 @@
 3. the job started as a background streaming process (localjobs.py, `--stream`: its
    upload or Pub/Sub inputs and its parents' output events) with the stack's
    environment; its log in `.cadenza/jobs/<job>/job.log`.
+
+Before any of that (and in a dry run too), the job's command line is checked as the
+job checks it (`check_job_flags`): a flag that is neither the job's nor Beam's is
+refused with the job's own error, before a running job is stopped or the stack started.
 """
 
 from __future__ import annotations
 
+import argparse
 import pathlib
 import shlex
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 
-from cadenza.core import JobConfig, plan_wiring
+from cadenza.core import ConfigError, JobConfig, plan_wiring
 from cadenza.core.dag import Dag
 from cadenza.devtools.emulators import EmulatorError, apply_env, restore_env
 from cadenza.devtools.localjobs import JobError, LocalJobs
@@ -35,9 +41,51 @@ from cadenza.devtools.wiring_apply import (
     problems,
     wiring_table,
 )
+from cadenza.runtime.cli import job_parser as runtime_job_parser
+from cadenza.runtime.profiles import check_flags, streaming_profile_args
 from cadenza.runtime.streaming import can_stream
 
 JOB_TOOL = "bazel run //tools:job --"
+PROFILE = "local"
+
+
+class _Refused(Exception):
+    """argparse's error, raised instead of printing the usage and exiting."""
+
+
+def job_parser() -> argparse.ArgumentParser:
+    """The job's own options (`cadenza.runtime.cli.job_parser`, the command line
+    `LocalJobs.start` runs), with -h/--help noted rather than printed."""
+    parser = runtime_job_parser(add_help=False)
+    parser.add_argument("-h", "--help", action="store_true")
+    return parser
+
+
+def check_job_flags(config: JobConfig, args: Sequence[str]) -> None:
+    """Refuses (ConfigError, with the job's own message) the command line `args` (after
+    `--profile local`) that the job would refuse when it starts: an option that is
+    neither the job's nor one of Beam's, a value either cannot parse, and the local
+    profile's own Beam options when the job streams."""
+    parser = job_parser()
+
+    def refuse(message: str):
+        raise _Refused(message)
+
+    parser.error = refuse
+    try:
+        known, beam_args = parser.parse_known_args(["--profile", PROFILE, *args])
+    except _Refused as err:
+        raise ConfigError(f"{config.job_name}: the command line: {err}") from None
+    if known.help:
+        raise ConfigError(
+            f"{config.job_name}: the command line: --help prints the job's help and exits "
+            "(see it with `bazel run //jobs/<job> -- --help`)"
+        )
+    own = [flag for action in parser._actions for flag in action.option_strings]
+    check_flags(config, known.profile, "the command line", beam_args, own_flags=own)
+    if can_stream(config):
+        where = f"profiles.{known.profile}.options"
+        check_flags(config, known.profile, where, streaming_profile_args(config, known.profile))
 
 
 def with_config(dag: Dag, config: JobConfig) -> Dag:
@@ -72,6 +120,14 @@ def deploy_local(
     jobs = LocalJobs(jobs_root)
     plan = local_plan(job_plan(plan_wiring(with_config(dag, config)), config), stack.uploads_topic)
     args = ["--stream", *(part for item in overrides for part in ("--set", item)), *extra_args]
+    try:
+        check_job_flags(config, args)
+    except ConfigError as err:
+        console.print(
+            f"[red]deploy:[/red] {escape(str(err))}; nothing was "
+            + ("changed (dry run)" if dry_run else "stopped or started")
+        )
+        return 2
     streaming = can_stream(config)
     not_streaming = (
         f"{config.job_name} has no streaming event input (`pubsub` or "
@@ -82,46 +138,54 @@ def deploy_local(
     )
     if dry_run:
         if not streaming:
-            console.print(f"[yellow]note:[/yellow] {not_streaming}")
+            console.print(f"[yellow]note:[/yellow] {escape(not_streaming)}")
         console.print(wiring_table(plan_rows(plan, local=True), f"wiring for {config.job_name}"))
         console.print(
-            f"dry run: nothing created; would start (or reuse) the local stack in {stack.root}, "
-            f"apply this wiring and run {shlex.join([module, '--profile', 'local', *args])} "
-            f"in the background, logging to {jobs.log_path(job)}"
+            escape(
+                f"dry run: nothing created; would start (or reuse) the local stack in "
+                f"{stack.root}, apply this wiring and run "
+                f"{shlex.join([module, '--profile', PROFILE, *args])} "
+                f"in the background, logging to {jobs.log_path(job)}"
+            )
         )
         return 0
     if not streaming:
-        console.print(f"[red]deploy:[/red] {not_streaming}")
+        console.print(f"[red]deploy:[/red] {escape(not_streaming)}")
         return 2
     running = jobs.state(job)
     if running is not None and running.running and restart:
-        console.print(f"restarting {job}: {jobs.stop(job)}")
+        console.print(escape(f"restarting {job}: {jobs.stop(job)}"))
     elif running is not None and running.running:
         console.print(
-            f"[red]deploy:[/red] {job} is running already (pid {running.pid}): "
-            f"`{JOB_TOOL} stop {job}` first, or deploy with --restart; nothing was changed"
+            f"[red]deploy:[/red] {escape(job)} is running already (pid {running.pid}): "
+            f"`{JOB_TOOL} stop {escape(job)}` first, or deploy with --restart; "
+            "nothing was changed"
         )
         return 1
     try:
         state, started = stack.ensure()
     except EmulatorError as err:
-        console.print(f"[red]deploy:[/red] the local stack did not start: {err}")
+        console.print(f"[red]deploy:[/red] the local stack did not start: {escape(str(err))}")
         return 1
     if started:
         console.print(
-            f"local stack started in {stack.root}: Pub/Sub emulator {state.pubsub_host}, "
-            f"fake-gcs-server {state.storage_url} (uploads to every bucket -> "
-            f"{state.uploads_topic}). The Pub/Sub emulator keeps its state in memory: "
-            f"the topics and subscriptions deploys made are recreated from "
-            f"{stack.wiring_path.name} and (re)applied now, and the {stack.restored} "
-            f"message(s) waiting in them at the last `stack stop` were restored from "
-            f"{stack.pending_path} (only a stack that is killed, not stopped, loses its "
-            f"waiting messages); objects are kept in {stack.root / 'gcs'}."
+            escape(
+                f"local stack started in {stack.root}: Pub/Sub emulator {state.pubsub_host}, "
+                f"fake-gcs-server {state.storage_url} (uploads to every bucket -> "
+                f"{state.uploads_topic}). The Pub/Sub emulator keeps its state in memory: "
+                f"the topics and subscriptions deploys made are recreated from "
+                f"{stack.wiring_path.name} and (re)applied now, and the {stack.restored} "
+                f"message(s) waiting in them at the last `stack stop` were restored from "
+                f"{stack.pending_path} (only a stack that is killed, not stopped, loses its "
+                f"waiting messages); objects are kept in {stack.root / 'gcs'}."
+            )
         )
     else:
         console.print(
-            f"local stack running in {stack.root}: Pub/Sub {state.pubsub_host}, "
-            f"storage {state.storage_url}"
+            escape(
+                f"local stack running in {stack.root}: Pub/Sub {state.pubsub_host}, "
+                f"storage {state.storage_url}"
+            )
         )
     previous = apply_env(state.env)
     try:
@@ -140,16 +204,19 @@ def deploy_local(
     try:
         job_state = jobs.start(job, module, state.env, args=args, cwd=cwd)
     except JobError as err:
-        console.print(f"[red]deploy:[/red] {err}")
+        console.print(f"[red]deploy:[/red] {escape(str(err))}")
         return 1
     console.print(
-        f"[green]{config.job_name} is streaming[/green] in the background (pid {job_state.pid})\n"
-        f"  logs:   {job_state.log}   ({JOB_TOOL} logs {job})\n"
-        f"  status: {JOB_TOOL} status\n"
-        f"  stop:   {JOB_TOOL} stop {job}   (drains: unfinished messages go back to Pub/Sub)\n"
-        f"  stack:  {JOB_TOOL} stack stop   (env for clients: {stack.root / 'env.json'})"
+        f"[green]{escape(config.job_name)} is streaming[/green] in the background "
+        f"(pid {job_state.pid})\n"
+        + escape(
+            f"  logs:   {job_state.log}   ({JOB_TOOL} logs {job})\n"
+            f"  status: {JOB_TOOL} status\n"
+            f"  stop:   {JOB_TOOL} stop {job}   (drains: unfinished messages go back to Pub/Sub)\n"
+            f"  stack:  {JOB_TOOL} stack stop   (env for clients: {stack.root / 'env.json'})"
+        )
     )
     return 0
 
 
-__all__ = ["deploy_local", "with_config"]
+__all__ = ["check_job_flags", "deploy_local", "job_parser", "with_config"]

@@ -26,6 +26,7 @@ missing ones on its storage server.
 from __future__ import annotations
 
 import attrs
+from rich.markup import escape
 from rich.table import Table
 
 from cadenza.core.config import JobConfig
@@ -243,13 +244,15 @@ STYLES = {CREATED: "green", EXISTS: "cyan", MISSING: "red", CONFLICT: "red", PLA
 
 
 def wiring_table(rows: list[Row], title: str = "wiring") -> Table:
-    table = Table(title=title)
+    """The rows as a rich table; `title` and the rows are plain text, not rich markup."""
+    table = Table(title=escape(title))
     for column in ("kind", "name", "status", "details"):
         table.add_column(column, overflow="fold")
     for row in rows:
         style = STYLES.get(row.status, "")
-        status = f"[{style}]{row.status}[/{style}]" if style else row.status
-        table.add_row(row.kind, row.name, status, row.detail)
+        status = escape(row.status)
+        status = f"[{style}]{status}[/{style}]" if style else status
+        table.add_row(escape(row.kind), escape(row.name), status, escape(row.detail))
     return table
 
 

@@ -44,15 +44,9 @@ NO_CREDENTIALS = (
 )
 
 
-def run_job_cli(
-    logic: JobLogic,
-    config_path: str | os.PathLike,
-    argv: Sequence[str] | None = None,
-    after: Callable[[BatchRun, Console], None] | None = None,
-) -> int:
-    """Parses the command line, loads the config, runs the job (batch or streaming)."""
-    config_path = pathlib.Path(config_path).resolve()
-    parser = argparse.ArgumentParser(description=f"Run the job in {config_path.parent.name}.")
+def job_parser(description: str | None = None, add_help: bool = True) -> argparse.ArgumentParser:
+    """The job's own options; the rest of its command line goes to Beam."""
+    parser = argparse.ArgumentParser(description=description, add_help=add_help)
     parser.add_argument("--profile", default="local", help="a profile of job.yaml (default: local)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override")
     parser.add_argument("--runs", default=".cadenza/runs", help="where run records and state go")
@@ -74,6 +68,18 @@ def run_job_cli(
         default=10,
         help="streaming: messages in work at once (default 10)",
     )
+    return parser
+
+
+def run_job_cli(
+    logic: JobLogic,
+    config_path: str | os.PathLike,
+    argv: Sequence[str] | None = None,
+    after: Callable[[BatchRun, Console], None] | None = None,
+) -> int:
+    """Parses the command line, loads the config, runs the job (batch or streaming)."""
+    config_path = pathlib.Path(config_path).resolve()
+    parser = job_parser(f"Run the job in {config_path.parent.name}.")
     args, beam_args = parser.parse_known_args(argv)
     os.chdir(os.environ.get("BUILD_WORKING_DIRECTORY", "."))
     console = Console(stderr=False) if sys.stdout.isatty() else Console(width=120)
