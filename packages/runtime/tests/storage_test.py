@@ -112,6 +112,60 @@ def test_provenance_over_the_xattr_size_limit_goes_to_a_sidecar(tmp_path):
     assert not (tmp_path / "y.json.provenance.json").exists()
 
 
+BIG_RECORD = {"job": "j", "inputs": {f"input_{n}": "sha256:" + "0" * 64 for n in range(120)}}
+
+
+class Crash(Exception):
+    """The process dying at this point."""
+
+
+def crash_after_sidecar(monkeypatch, module, name):
+    """Makes the sidecar's write (write_atomically on a .provenance.json path) the last
+    thing that happens: any write of another path after it raises Crash."""
+    from cadenza.runtime import storage as storage_module
+
+    real = getattr(module, name)
+    sidecars = []
+
+    def wrapped(*args, **kwargs):
+        if sidecars:
+            raise Crash
+        return real(*args, **kwargs)
+
+    real_sidecar = storage_module._write_sidecar
+
+    def sidecar(*args, **kwargs):
+        written = real_sidecar(*args, **kwargs)
+        sidecars.append(args[0])
+        return written
+
+    monkeypatch.setattr(module, name, wrapped)
+    monkeypatch.setattr(storage_module, "_write_sidecar", sidecar)
+
+
+@pytest.mark.parametrize("where", ["local", "gcs"])
+def test_an_output_never_exists_without_its_sidecar(where, tmp_path, monkeypatch, request):
+    """The sidecar goes first: a crash between the two leaves no output (so the message
+    runs again), never an output without provenance (taken for someone else's)."""
+    if where == "gcs":
+        request.getfixturevalue("emulators")
+        path = f"gs://{request.getfixturevalue('gcs_bucket')}/out/x.bin"
+        from google.cloud.storage import Blob
+
+        crash_after_sidecar(monkeypatch, Blob, "upload_from_string")
+    else:
+        path = str(tmp_path / "x.bin")
+        crash_after_sidecar(monkeypatch, os, "link")
+    with pytest.raises(Crash):
+        write_atomically(path, b"first", overwrite=False, provenance=BIG_RECORD)
+    assert not exists(path) and exists(path + ".provenance.json")
+    monkeypatch.undo()
+    # the next attempt writes the output and replaces the sidecar the crash left
+    second = {**BIG_RECORD, "attempt": 2}
+    assert write_atomically(path, b"second", overwrite=False, provenance=second)
+    assert read_bytes(path) == b"second" and read_provenance(path) == second
+
+
 def test_a_kept_output_without_provenance_gets_a_sidecar(tmp_path):
     target = tmp_path / "x.json"
     target.write_bytes(b"{}")  # written before provenance, or by hand

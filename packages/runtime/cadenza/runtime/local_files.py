@@ -23,6 +23,9 @@ import errno
 import os
 import threading
 import uuid
+from collections.abc import Callable
+
+import attrs
 
 _known_folders: set[str] = set()  # folders made or seen by this process
 _no_unnamed_files: set[str] = set()  # folders where O_TMPFILE is not supported
@@ -126,7 +129,25 @@ def _refused(target: str) -> bool:
     return False
 
 
-def _create_unnamed(folder, target, data, attributes, durable) -> tuple[bool, bool] | None:
+@attrs.frozen
+class _Fill:
+    """What goes into the file before it gets its name."""
+
+    data: bytes | os.PathLike
+    attributes: dict[str, bytes]
+    folder: str
+    durable: bool
+    unrecorded: Callable[[], object] | None
+
+    def into(self, fd: int) -> bool:
+        """Writes the content and attributes; True if the attributes were set."""
+        attributes_set = _fill(fd, self.data, self.attributes, self.folder, self.durable)
+        if self.attributes and not attributes_set and self.unrecorded is not None:
+            self.unrecorded()
+        return attributes_set
+
+
+def _create_unnamed(folder, target, filled: _Fill) -> tuple[bool, bool] | None:
     """(written, attributes set) through an unnamed file; None where unsupported (no
     O_TMPFILE, or no /proc to link it through)."""
     try:
@@ -137,7 +158,7 @@ def _create_unnamed(folder, target, data, attributes, durable) -> tuple[bool, bo
         _no_unnamed_files.add(folder)
         return None
     try:
-        attributes_set = _fill(fd, data, attributes, folder, durable)
+        attributes_set = filled.into(fd)
         try:
             proc = _proc_fd_folder()
         except OSError:  # no /proc here
@@ -157,7 +178,7 @@ def _create_unnamed(folder, target, data, attributes, durable) -> tuple[bool, bo
         os.close(fd)
 
 
-def _create_named(folder, target, data, attributes, overwrite, durable) -> tuple[bool, bool]:
+def _create_named(folder, target, filled: _Fill, overwrite: bool) -> tuple[bool, bool]:
     temporary = f"{folder}/.{os.path.basename(target)}.{uuid.uuid4().hex}.tmp"
     try:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, _MODE)
@@ -167,7 +188,7 @@ def _create_named(folder, target, data, attributes, overwrite, durable) -> tuple
     renamed = False
     try:
         try:
-            attributes_set = _fill(fd, data, attributes, folder, durable)
+            attributes_set = filled.into(fd)
         finally:
             os.close(fd)
         if overwrite:
@@ -192,25 +213,29 @@ def create_file(
     *,
     overwrite: bool = True,
     durable: bool = True,
+    unrecorded: Callable[[], object] | None = None,
 ) -> tuple[bool, bool]:
     """Writes `target` atomically: (written, attributes set with it). `data` is the
     content, or a local file to copy it from.
 
     `written` is False when `overwrite=False` and the target exists (it is left as it
     is). `durable`: the content reaches the disk (fsync) before the file gets its name,
-    and the name does before this returns (the folder is fsynced too).
+    and the name does before this returns (the folder is fsynced too). `unrecorded` is
+    called when the attributes could not be set, before the file gets its name (to
+    record them elsewhere first).
     """
     folder = folder_of(target)
     attributes = attributes or {}
+    filled = _Fill(data, attributes, folder, durable, unrecorded)
     created = None
     if not overwrite and folder not in _no_unnamed_files:
         try:
-            created = _create_unnamed(folder, target, data, attributes, durable)
+            created = _create_unnamed(folder, target, filled)
         except FileNotFoundError:  # the folder went away since: make it again
             os.makedirs(folder, exist_ok=True)
-            created = _create_unnamed(folder, target, data, attributes, durable)
+            created = _create_unnamed(folder, target, filled)
     if created is None:
-        created = _create_named(folder, target, data, attributes, overwrite, durable)
+        created = _create_named(folder, target, filled, overwrite)
     if durable and created[0]:
         _sync_folder(folder)
     return created

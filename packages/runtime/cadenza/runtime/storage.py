@@ -20,7 +20,9 @@ under the key `cadenza-provenance`: as the object's metadata on `gs://`, as the
 extended attribute `user.cadenza-provenance` on local files (`getfattr -d FILE` shows
 it; copy with `cp --preserve=xattr` or `rsync -X` to keep it). Where neither exists (a
 filesystem without user xattrs, other Beam filesystems) it goes to a sidecar
-`<output>.provenance.json`, written after the output. `read_provenance` reads either.
+`<output>.provenance.json`, written before the output gets its name, so that an output
+never exists without its provenance: a crash in between leaves a sidecar without its
+output, which the next write of that output replaces. `read_provenance` reads either.
 """
 
 from __future__ import annotations
@@ -112,28 +114,53 @@ def write_atomically(
     if not overwrite and FileSystems.exists(path):
         _keep_sidecar(path, provenance)
         return False
+    sidecar = _SidecarFirst(path, provenance, overwrite)
+    sidecar.write()
     with FileSystems.create(path, mime_type="application/octet-stream") as handle:
         if isinstance(data, pathlib.Path):
             with open(data, "rb") as source:
                 shutil.copyfileobj(source, handle, local_files.COPY_CHUNK)
         else:
             handle.write(data)
-    if provenance is not None:
-        _write_sidecar(path, provenance, overwrite=True)
+    sidecar.settle()
     return True
 
 
 def _write_local(target, data, overwrite, durable, provenance) -> bool:
     record = provenance_bytes(provenance) if provenance is not None else None
     attributes = {PROVENANCE_KEY: record} if record is not None else None
+    sidecar = _SidecarFirst(target, provenance, overwrite, durable)
     written, recorded = local_files.create_file(
-        target, data, attributes, overwrite=overwrite, durable=durable
+        target, data, attributes, overwrite=overwrite, durable=durable, unrecorded=sidecar.write
     )
     if not written:
         _keep_sidecar(target, provenance)
     elif not recorded:  # no xattrs here, or a record over their size limit
-        _write_sidecar(target, provenance, overwrite=True, durable=durable)
+        sidecar.settle()
     return written
+
+
+class _SidecarFirst:
+    """A provenance record that cannot go with its output goes to the sidecar before the
+    output gets its name, so an output never exists without its provenance (a crash in
+    between leaves a sidecar without output, which the next write replaces)."""
+
+    def __init__(self, path: str, record: dict | None, overwrite: bool, durable: bool = True):
+        self._path, self._record = path, record
+        self._overwrite, self._durable = overwrite, durable
+        self._written = False
+
+    def write(self) -> None:
+        if self._record is not None and not self._written:
+            self._written = _write_sidecar(
+                self._path, self._record, overwrite=self._overwrite, durable=self._durable
+            )
+
+    def settle(self) -> None:
+        """After the output got its name: a sidecar left by an earlier attempt (create-
+        only kept it) is replaced by this one."""
+        if self._record is not None and not self._written:
+            _write_sidecar(self._path, self._record, overwrite=True, durable=self._durable)
 
 
 GCS_METADATA_LIMIT = 7 * 1024  # Cloud Storage allows 8 KiB of custom metadata in all
@@ -152,8 +179,10 @@ def _write_gcs(path: str, data, overwrite: bool, provenance: dict | None) -> boo
     blob = bucket.blob(name)
     record = provenance_bytes(provenance).decode() if provenance is not None else None
     with_it = record is not None and len(record) <= GCS_METADATA_LIMIT
+    sidecar = _SidecarFirst(path, None if with_it else provenance, overwrite)
     if with_it:
         blob.metadata = {PROVENANCE_KEY: record}
+    sidecar.write()
     upload = blob.upload_from_string
     if isinstance(data, pathlib.Path):  # a file: one request, or chunks when it is large
         upload = blob.upload_from_filename
@@ -168,8 +197,7 @@ def _write_gcs(path: str, data, overwrite: bool, provenance: dict | None) -> boo
         raise OutputConflict(
             f"{path} changed while being replaced (expected generation {generation})"
         ) from None
-    if record is not None and not with_it:
-        _write_sidecar(path, provenance, overwrite=True)
+    sidecar.settle()
     return True
 
 
