@@ -378,6 +378,24 @@ def test_a_dead_letter_too_large_for_its_topic_goes_there_without_the_message(
     assert f".json and {j.dead_topic}: {full['reason']}" in logged
 
 
+def test_a_ledger_that_cannot_be_written_does_not_publish_again(job, pubsub, gcs_bucket, tmp_path):
+    """The event is in Pub/Sub once confirmed: settling again would publish it again."""
+    j = job()
+    put_gcs_input(gcs_bucket, "e1")
+    state = tmp_path / "runs" / j.name
+    state.mkdir(parents=True)
+    (state / "ledger").write_text("a file where the ledger folder goes")  # as a full disk
+    run = j.start()
+    j.send("e1")
+    wait_for(lambda: run.settled().get("publish"), "e1 settled")
+    run.stop()
+    j.events += [decode(m.data) for m in pubsub.drain(j.watch)]
+
+    assert j.event_counts() == {"e1": 1} and CALLS["e1"] == 1
+    assert run.settled() == {"ledger_failures": 1, "publish": 1}
+    assert not j.dead_letters() and not pubsub.pull(j.subscription), "acked"
+
+
 class WithPayload(Counting):
     """Counting, returning a payload for the children."""
 

@@ -158,8 +158,10 @@ class StreamingRun:
         return self._ended.wait(timeout)
 
     def settled(self) -> dict[str, int]:
-        """{outcome: messages} this job settled in this process ("publish", "finished",
-        "dead_letter", "event_already_published", "given_back")."""
+        """{outcome: count} of what this job settled in this process: messages
+        ("publish", "finished", "dead_letter", "dead_letter_settle", "request",
+        "event_already_published"), give-backs ("given_back": one per attempt that
+        failed) and ledger entries not written ("ledger_failures")."""
         return tally(self.config.job_name)
 
     def stop(self) -> None:

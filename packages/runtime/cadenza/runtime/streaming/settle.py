@@ -4,7 +4,8 @@ Every pulled message ends here exactly once per delivery, with its outcome:
 
 - `publish`: its outputs are written (the lifecycle's write step ran before); the
   message for the children is published to every output topic and the publish
-  futures are awaited; a ledger entry records that; then the message is acked.
+  futures are awaited; a ledger entry records that (if the ledger cannot be written,
+  that is logged and counted, not retried: the event is out); then the message is acked.
 - `finished`: nothing to publish (not a recipient, an ignored storage event): acked.
 - `dead_letter`: the record, with the message as received, is written to the
   dead-letter folder and/or published to the dead-letter topic; then acked.
@@ -292,10 +293,31 @@ class _SettleFn(beam.DoFn):
                 failed.append(f"{topic}: {type(err).__name__}: {err}")
                 continue
             if per_topic:
-                self._record(topic_entry(topic), receipt, {"published": {topic: published[topic]}})
+                record = {"published": {topic: published[topic]}}
+                self._record_published(topic_entry(topic), receipt, record)
         if failed:
             raise RuntimeError("publishing failed on " + "; ".join(failed))
-        self._record(entry, receipt, {"event": message.message_id, "published": published})
+        record = {"event": message.message_id, "published": published}
+        self._record_published(entry, receipt, record)
+
+    def _record_published(self, entry: str, receipt: Receipt, record: dict) -> None:
+        """Records a publish Pub/Sub confirmed. A ledger that cannot be written (a full
+        disk) is logged and counted (`ledger_failures`), not retried: the event is in
+        Pub/Sub already, and settling again would publish it again; only a redelivery
+        of this message, now acked, could repeat it."""
+        try:
+            self._record(entry, receipt, record)
+        except Exception as err:
+            _note(self._to.job, "ledger_failures")
+            LOGGER.warning(
+                "%s: message %s published, but its ledger entry %s was not written "
+                "(a redelivery would publish it again): %s: %s",
+                self._to.job,
+                receipt.message_id,
+                entry,
+                type(err).__name__,
+                err,
+            )
 
     def _request_once(self, receipt: Receipt, request: ParentRequest) -> None:
         known = dict(self._to.parent_topics)
