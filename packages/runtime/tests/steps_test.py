@@ -1,5 +1,7 @@
 """Each lifecycle step alone, on TestPipeline: its good output and its dead letters."""
 
+import pathlib
+
 import apache_beam as beam
 import attrs
 import pytest
@@ -322,6 +324,24 @@ def test_write_outputs_with_provenance_and_write_failures(tmp_path):
     )
     assert record["inputs"]["audio"].startswith("sha256:2cf24dba5fb0a30e")
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize(
+    "copy", ["text", {"not json": b"bytes"}, pathlib.Path("/no/such/file")], ids=repr
+)
+def test_content_that_cannot_be_written_writes_no_output(tmp_path, copy):
+    """All of a message's outputs are converted before the first is written: a bad one
+    leaves no half-done result behind."""
+    config = make_config(tmp_path)
+    put_input(tmp_path, "e", "hello")
+    from cadenza.runtime import Result
+    from cadenza.runtime.lifecycle.logic import Produced
+
+    item = Produced(Message(element="e"), Result(outputs={"report": {"e": "e"}, "copy": copy}))
+    with pipeline() as p:
+        out = p | beam.Create([item]) | WriteOutputs(config)
+        assert_that(reasons(out[DEAD_LETTER], "R"), equal_to([("write", "writing outputs failed")]))
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
 @pytest.mark.parametrize("bad", [42, None])

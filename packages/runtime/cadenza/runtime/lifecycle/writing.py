@@ -115,12 +115,14 @@ class _WriteFn(beam.DoFn):
             }
             record = provenance(config, message, inputs, result.payload)
             replace = message.force or config.reprocess_on_version_change
-            for loc in config.data.outputs:
-                if loc.name in result.outputs:
-                    path = loc.path_for(message.element)
-                    data = output_content(loc.name, result.outputs[loc.name])
-                    if not self._write(path, data, replace, record):
-                        count(config.job_name, "outputs_kept")
+            contents = [  # all of them first: content that cannot be written writes none
+                (loc.path_for(message.element), output_content(loc.name, result.outputs[loc.name]))
+                for loc in config.data.outputs
+                if loc.name in result.outputs
+            ]
+            for path, data in contents:
+                if not self._write(path, data, replace, record):
+                    count(config.job_name, "outputs_kept")
         except Exception as err:
             count(config.job_name, "dead_letter_write")
             reason = f"writing outputs failed: {type(err).__name__}: {err}"
