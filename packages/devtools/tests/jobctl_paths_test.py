@@ -111,3 +111,10 @@ def test_job_names_and_paths_with_square_brackets_are_printed_as_they_are(user, 
     )
     assert jobctl.main(["--stack-root", "[s]tack", "provenance", "x[1].json"]) == 1
     assert text(f"{user / 'x[1].json'}: no provenance recorded") in said(capsys)
+
+
+def test_stopping_a_job_that_does_not_exist_says_only_that(user, capsys):
+    assert jobctl.main(["--jobs-root", "jobs", "stop", "fingerprnt"]) == 1
+    out = said(capsys)
+    assert "stoppingfingerprnt(SIGTERM" not in out
+    assert text(f"stop: no job 'fingerprnt' under {user / 'jobs'}") in out

@@ -273,7 +273,9 @@ def test_a_deploy_that_starts_the_stack_says_how_many_messages_it_restored(tmp_p
         stack.stop()
 
 
-def test_a_batch_job_is_not_started_in_the_background(tmp_path):
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_batch_job_is_not_started_in_the_background(tmp_path, dry_run):
+    """Refused, and a dry run says so too (it had said it would run it)."""
     config = load_job_config(
         _write(
             tmp_path / "job.yaml",
@@ -290,8 +292,11 @@ def test_a_batch_job_is_not_started_in_the_background(tmp_path):
         console=out,
         stack_root=tmp_path / "stack",
         jobs_root=tmp_path / "jobs",
+        dry_run=dry_run,
     )
-    assert code == 2 and "no streaming event input" in out.file.getvalue()
+    printed = " ".join(out.file.getvalue().split())
+    assert code == 2 and "deploy: batchy has no streaming event input" in printed
+    assert "would start" not in printed
     assert not (tmp_path / "stack").exists()
 
 

@@ -124,9 +124,11 @@ def _stop(jobs: LocalJobs, args, console: Console) -> int:
     code = 0
     for name in names:
         try:
-            console.print(
-                f"stopping {escape(name)} (SIGTERM; up to {args.timeout:.0f} s to drain)..."
-            )
+            state = jobs.state(name)
+            if state is not None and state.running:  # else stop() says why not
+                console.print(
+                    f"stopping {escape(name)} (SIGTERM; up to {args.timeout:.0f} s to drain)..."
+                )
             console.print(escape(jobs.stop(name, args.timeout)))
         except JobError as err:
             console.print(f"[red]stop:[/red] {escape(str(err))}")

@@ -136,9 +136,10 @@ def deploy_local(
         "give it one, e.g. "
         "--set 'events.inputs=[{type: gcs_notification, bucket: B, prefix: P}]'"
     )
+    if not streaming:  # a dry run says what the deploy would do: refuse
+        console.print(f"[red]deploy:[/red] {escape(not_streaming)}")
+        return 2
     if dry_run:
-        if not streaming:
-            console.print(f"[yellow]note:[/yellow] {escape(not_streaming)}")
         console.print(wiring_table(plan_rows(plan, local=True), f"wiring for {config.job_name}"))
         console.print(
             escape(
@@ -149,9 +150,6 @@ def deploy_local(
             )
         )
         return 0
-    if not streaming:
-        console.print(f"[red]deploy:[/red] {escape(not_streaming)}")
-        return 2
     running = jobs.state(job)
     if running is not None and running.running and restart:
         console.print(escape(f"restarting {job}: {jobs.stop(job)}"))
