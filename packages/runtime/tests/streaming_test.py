@@ -9,6 +9,8 @@ import collections
 import hashlib
 import json
 import logging
+import threading
+import time
 
 import attrs
 import pytest
@@ -18,6 +20,7 @@ from jobs_for_tests import CALLS, Counting, gcs_config_text, put_gcs_input
 from cadenza.core import Message, decode, encode, parse_job_config
 from cadenza.runtime.storage import read_provenance, write_atomically, write_provenance
 from cadenza.runtime.streaming import StreamingSetupError, run_streaming
+from cadenza.runtime.streaming.leases import leases_for
 from cadenza.runtime.streaming.receipts import Receipt
 from cadenza.runtime.streaming.settle import SETTLE_ATTEMPTS
 from cadenza_fixtures import wait_for
@@ -394,6 +397,56 @@ def test_a_ledger_that_cannot_be_written_does_not_publish_again(job, pubsub, gcs
     assert j.event_counts() == {"e1": 1} and CALLS["e1"] == 1
     assert run.settled() == {"ledger_failures": 1, "publish": 1}
     assert not j.dead_letters() and not pubsub.pull(j.subscription), "acked"
+
+
+class Gated(Counting):
+    """Counting; every call after the first waits until GATE is open (at most 60 s)."""
+
+    def process(self, ctx):
+        with GATE_LOCK:
+            first = not GATE_CALLS
+            GATE_CALLS.append(ctx.element)
+        if first:
+            time.sleep(0.2)  # a slow message: bundled alone from now on
+        else:
+            GATE.wait(60)
+        return super().process(ctx)
+
+
+GATE, GATE_LOCK, GATE_CALLS = threading.Event(), threading.Lock(), []
+
+
+@pytest.fixture
+def gate():
+    GATE.clear()
+    GATE_CALLS.clear()
+    yield GATE
+    GATE.set()
+
+
+def test_a_slow_message_holds_back_neither_the_finished_nor_the_leases_beyond_max(
+    job, pubsub, gcs_bucket, gate
+):
+    """Slow messages go one per bundle: the first is settled while the next is still
+    in work (a bundle is settled when all of it is done). And no more than
+    `max_messages` are leased at once, queued or in work."""
+    j = job(extra="execution: {timeout_s: 120}")
+    for i in range(6):
+        put_gcs_input(gcs_bucket, f"g{i}")
+        j.send(f"g{i}")
+    run = j.start(Gated(), max_messages=2)
+    (first,) = wait_for(j.collect, "the first event, while the next message waits")
+    assert first.element == GATE_CALLS[0]
+    wait_for(lambda: len(GATE_CALLS) == 2, "the second message in work")
+    leased = []
+    for _ in range(10):  # the puller had time to pull more, were there room
+        leased.append(len(leases_for(j.subscription).held()))
+        time.sleep(0.1)
+    assert max(leased) == 2
+    gate.set()
+    wait_for(lambda: len(j.collect()) == 6, "all six events")
+    run.stop()
+    assert j.event_counts() == {f"g{i}": 1 for i in range(6)}
 
 
 class WithPayload(Counting):

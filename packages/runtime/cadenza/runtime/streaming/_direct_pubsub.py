@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 
 from apache_beam.io.gcp.pubsub import PubsubMessage, _PubSubSource
 from apache_beam.pvalue import PCollection
@@ -54,6 +55,7 @@ LOGGER = logging.getLogger("cadenza.streaming")
 ACK_ID_ATTRIBUTE = "cadenza.ack_id"
 PULL_TIMEOUT_S = 2.0  # a long pull: the server answers as soon as a message arrives
 TAKE_WAIT_S = 0.1  # how long the runner's evaluator waits for one subscription's queue
+SLOW_MESSAGE_S = 0.1  # messages this slow (the bundle's cost included) go one per bundle
 
 
 class ReadLeased(_DirectReadFromPubSub):
@@ -72,12 +74,15 @@ class ReadLeased(_DirectReadFromPubSub):
 
 
 class _Puller:
-    """Long-pulls one subscription on a thread of its own into a queue of at most
-    `max_messages`; what it pulled is held in the subscription's `Leases` at once."""
+    """Long-pulls one subscription on a thread of its own into a queue, while fewer
+    than `max_messages` of its messages are leased (queued or in work); what it pulled
+    is held in the subscription's `Leases` at once."""
 
     def __init__(self, client, subscription: str, max_messages: int):
         self._client, self.subscription, self._max = client, subscription, max_messages
         self._queue: queue.Queue = queue.Queue(maxsize=max_messages)
+        self._alone = True  # until messages show they are fast
+        self._last_take, self._last_count = 0.0, 0
         self._stopped = threading.Event()
         self._thread = threading.Thread(
             target=self._run, daemon=True, name=f"cadenza-pull-{subscription.rsplit('/', 1)[-1]}"
@@ -89,7 +94,7 @@ class _Puller:
 
         leases = leases_for(self.subscription)
         while not self._stopped.is_set():
-            room = self._max - self._queue.qsize()
+            room = self._max - len(leases.held())  # queued or in work: leased either way
             if room <= 0:
                 self._stopped.wait(0.01)
                 continue
@@ -115,16 +120,25 @@ class _Puller:
                 self._queue.put(message)
 
     def take(self, wait_s: float) -> list:
-        """What is queued (waiting up to `wait_s` for the first message)."""
+        """The next bundle (waiting up to `wait_s` for its first message): the next
+        message alone while messages take SLOW_MESSAGE_S or more, else all that is
+        queued. The runner settles a bundle when it is done, so a slow message's bundle
+        mates would wait for it; fast ones share one bundle's fixed cost (about 20 ms)."""
+        now = time.monotonic()
+        if self._last_count:  # the runner takes again once the last bundle is through
+            self._alone = (now - self._last_take) / self._last_count >= SLOW_MESSAGE_S
         try:
             taken = [self._queue.get(timeout=wait_s)]
         except queue.Empty:
+            self._last_count = 0
             return []
-        while True:
+        while not self._alone:
             try:
                 taken.append(self._queue.get_nowait())
             except queue.Empty:
-                return taken
+                break
+        self._last_take, self._last_count = time.monotonic(), len(taken)
+        return taken
 
     def stop(self) -> None:
         self._stopped.set()

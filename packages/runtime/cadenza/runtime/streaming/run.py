@@ -17,12 +17,16 @@ bundle (empty ones too) as a separate task of its single worker thread, and the
 lifecycle as separate steps (about 100 tasks per message) took 0.31 s from publish
 to output event on a no-op job, against about 0.1 s fused (tests/bench/streaming).
 
-One slow element: the runner has a single worker thread and pulls again only when
-idle, so elements are processed one bundle (one pull, up to `max_messages`) at a time
-and a slow call delays the elements behind it. It never holds them indefinitely:
+One slow element: the runner has a single worker thread and takes the next bundle
+only when idle, so elements are processed one bundle at a time, and a bundle is
+settled when all of it is done. While messages are slow (0.1 s or more each), each
+is a bundle of its own: it is settled (its event published, acked) as soon as it is
+done, and a stop waits for it alone; fast messages share a bundle (everything queued)
+and its fixed cost. A slow call delays the elements behind it, never indefinitely:
 `execution.timeout_s` (`DEFAULT_TIMEOUT_S` when the config sets none) bounds every
 call; at the timeout the element is dead-lettered, its thread abandoned, and the
-others go on. Meanwhile the leases keep every pulled message from being redelivered.
+others go on. At most `max_messages` messages per subscription are leased at once,
+queued or in work; the leases keep them from being redelivered meanwhile.
 """
 
 from __future__ import annotations
