@@ -13,11 +13,11 @@ import pytest
 from google.cloud import pubsub_v1, storage
 from rich.console import Console
 
-from cadenza.core import ConfigError, load_job_config, plan_wiring
+from cadenza.core import ConfigError, load_job_config, parse_job_config, plan_wiring
 from cadenza.core.dag import Dag
 from cadenza.devtools import jobctl
 from cadenza.devtools.emulators import apply_env, restore_env
-from cadenza.devtools.local_deploy import check_job_flags, deploy_local
+from cadenza.devtools.local_deploy import check_job_flags, deploy_local, unread_parent_outputs
 from cadenza.devtools.localjobs import LocalJobs
 from cadenza.devtools.localstack import LocalStack, pid_alive
 from cadenza.devtools.wiring_apply import (
@@ -170,6 +170,21 @@ def test_local_deploy_streams_an_upload_and_stop_drains(tmp_path, monkeypatch):
         first = jobs.state("tinyjob").pid
         assert deploy_local(config, dag, console=again, restart=True, **kwargs) == 0
         assert not pid_alive(first) and jobs.state("tinyjob").running
+        # a child deployed with its input elsewhere than tinyjob writes is warned
+        assert jobs.state("tinyjob").outputs == ["gs://uploads/out"]
+        for where, warned in [("gs://uploads/out", False), ("elsewhere/out", True)]:
+            child = parse_job_config(
+                f"job_name: child\nupstream: [tinyjob]\n"
+                f"data: {{inputs: [{{name: report, location: '{where}', suffix: .json}}]}}",
+                env={},
+            )
+            warnings = unread_parent_outputs(child, jobs, tmp_path)
+            assert bool(warnings) == warned
+        (warning,) = warnings
+        assert warning.startswith(
+            f"child reads its data inputs from {tmp_path}/elsewhere/out, but the deployed "
+            "tinyjob writes to gs://uploads/out: each of its events would be dead-lettered"
+        )
 
         pid = jobs.state("tinyjob").pid
         roots = ["--jobs-root", str(jobs.root), "--stack-root", str(stack.root)]

@@ -19,6 +19,7 @@ refused with the job's own error, before a running job is stopped or the stack s
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import shlex
 from collections.abc import Sequence
@@ -29,8 +30,9 @@ from rich.markup import escape
 from cadenza.core import ConfigError, JobConfig, plan_wiring
 from cadenza.core.dag import Dag
 from cadenza.devtools.emulators import EmulatorError, apply_env, restore_env
+from cadenza.devtools.job_names import folder_name
 from cadenza.devtools.localjobs import JobError, LocalJobs
-from cadenza.devtools.localstack import LocalStack
+from cadenza.devtools.localstack import LocalStack, working_directory
 from cadenza.devtools.wiring_apply import (
     ACK_DEADLINE_S,
     apply_plan,
@@ -88,6 +90,34 @@ def check_job_flags(config: JobConfig, args: Sequence[str]) -> None:
         check_flags(config, known.profile, where, streaming_profile_args(config, known.profile))
 
 
+def resolved(location: str, base: pathlib.Path) -> str:
+    """A data location as the job resolves it: local ones absolute, from `base`."""
+    if "://" in location:
+        return location.rstrip("/")
+    return os.path.normpath(base / location)
+
+
+def unread_parent_outputs(config: JobConfig, jobs: LocalJobs, base: pathlib.Path) -> list[str]:
+    """A warning for each parent deployed here whose data outputs this job does not
+    read (another shell's environment variables, say): each of its events would be
+    dead-lettered here as a missing input."""
+    inputs = sorted({resolved(loc.location, base) for loc in config.data.inputs})
+    warnings = []
+    for parent in config.upstream:
+        state = jobs.state(folder_name(parent))
+        if state is None or not state.running or not state.outputs or not inputs:
+            continue
+        if set(inputs) & set(state.outputs):
+            continue
+        warnings.append(
+            f"{config.job_name} reads its data inputs from {', '.join(inputs)}, but the "
+            f"deployed {parent} writes to {', '.join(state.outputs)}: each of its events "
+            "would be dead-lettered here (data input missing). Give both jobs the same "
+            "location (the variables their job.yaml files name) and deploy again"
+        )
+    return warnings
+
+
 def with_config(dag: Dag, config: JobConfig) -> Dag:
     """`dag` with the job's config replaced (as deployed, with its --set overrides);
     `dag` itself when it holds that config already (e.g. from `deploy_dag`)."""
@@ -128,6 +158,9 @@ def deploy_local(
             + ("changed (dry run)" if dry_run else "stopped or started")
         )
         return 2
+    base = pathlib.Path(cwd or working_directory())
+    for warning in unread_parent_outputs(config, jobs, base):
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     streaming = can_stream(config)
     not_streaming = (
         f"{config.job_name} has no streaming event input (`pubsub` or "
@@ -200,7 +233,8 @@ def deploy_local(
         console.print("[red]deploy:[/red] the wiring has problems (above); the job was not started")
         return 1
     try:
-        job_state = jobs.start(job, module, state.env, args=args, cwd=cwd)
+        outputs = [resolved(loc.location, base) for loc in config.data.outputs]
+        job_state = jobs.start(job, module, state.env, args=args, cwd=cwd, outputs=outputs)
     except JobError as err:
         console.print(f"[red]deploy:[/red] {escape(str(err))}")
         return 1
@@ -217,4 +251,4 @@ def deploy_local(
     return 0
 
 
-__all__ = ["check_job_flags", "deploy_local", "job_parser", "with_config"]
+__all__ = ["check_job_flags", "deploy_local", "job_parser", "unread_parent_outputs", "with_config"]

@@ -51,6 +51,9 @@ class JobState:
     cwd: str
     log: str
     started_at: float
+    # where its data outputs go, as it resolved them (absolute when local): its
+    # children's deploys check that they read there
+    outputs: list[str] = attrs.field(factory=list)
 
     @property
     def running(self) -> bool:
@@ -101,6 +104,7 @@ class LocalJobs:
         args: Sequence[str] = (),
         cwd: pathlib.Path | None = None,
         ready_timeout_s: float = 180.0,
+        outputs: Sequence[str] = (),
     ) -> JobState:
         """Starts the job in the background and waits until it streams (its log says so).
 
@@ -140,6 +144,7 @@ class LocalJobs:
             cwd=str(cwd),
             log=str(log),
             started_at=time.time(),
+            outputs=list(outputs),
         )
         (folder / "job.json").write_text(json.dumps(attrs.asdict(state), indent=2) + "\n")
         deadline = time.monotonic() + ready_timeout_s
