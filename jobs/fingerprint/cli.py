@@ -6,8 +6,9 @@
 `index` adds audio files, or folders of them (recursively), to the index at DIR; a
 track's id is its file name without the extension, and a file whose id another file
 already holds is refused. `identify` prints one JSON object per query and line: query,
-match, offset_s, score, confidence, latency_s (decoding included), plus `copies` when
-identical copies in the index tie and `error` when the file could not be read. Relative
+match, offset_s, score, confidence, latency_s (decoding included), plus `also_in` when
+the excerpt is in several tracks of the index (a tie) and `error` when the file could
+not be read. Relative
 paths are relative to the directory the command was started from. A bad file is
 reported (which, and why) and the others still run; the exit status is 1 if any file
 failed, 2 on usage errors.
@@ -192,15 +193,17 @@ def identify_files(index, queries, base, errors: Console, out) -> int:
 
 
 def _identify(index: FingerprintIndex, audio) -> dict:
-    """The JSON fields for one query. When the catalog holds the same audio under several
-    ids (a tie `identify` cannot break), `match` is the first and `copies` the others."""
+    """The JSON fields for one query. When the excerpt's audio is in several catalog
+    tracks (identical copies, or a clip and the track it was cut from: a tie `identify`
+    cannot break), `match` is the first and `also_in` the others, each with its offset."""
     match = index.identify(audio)
     if match.track is not None:
         return match.to_json()
     group = index.identify_all(audio)
     if len(group) < 2:
         return match.to_json()
-    return {**group[0].to_json(), "copies": [m.track for m in group[1:]]}
+    also_in = [{"match": m.track, "offset_s": m.to_json()["offset_s"]} for m in group[1:]]
+    return {**group[0].to_json(), "also_in": also_in}
 
 
 if __name__ == "__main__":

@@ -132,10 +132,24 @@ def test_identical_copies_in_the_index_are_reported_together(tmp_path):
     assert indexed.returncode == 0, indexed.stderr
     result = cli("identify", "--db", "db", "query.wav", "query-other.wav", cwd=tmp_path)
     tied, single = [json.loads(line) for line in result.stdout.splitlines()]
-    assert {tied["match"], *tied["copies"]} == {"hit", "hit-remaster"}
-    assert len(tied["copies"]) == 1 and abs(tied["offset_s"] - 10) <= 0.1
+    (also,) = tied["also_in"]
+    assert {tied["match"], also["match"]} == {"hit", "hit-remaster"}
+    assert abs(tied["offset_s"] - 10) <= 0.1 and abs(also["offset_s"] - 10) <= 0.1
     assert tied["confidence"] > 0.5
-    assert single["match"] == "other" and "copies" not in single
+    assert single["match"] == "other" and "also_in" not in single
+
+
+def test_an_excerpt_of_a_clip_in_the_index_names_the_clip_and_the_track_with_offsets(tmp_path):
+    song = melody(40, 7, RATE)
+    soundfile.write(tmp_path / "track.wav", song, RATE)
+    soundfile.write(tmp_path / "clip.wav", song[10 * RATE : 30 * RATE], RATE)  # 10-30 s
+    soundfile.write(tmp_path / "query.wav", song[15 * RATE : 20 * RATE], RATE)
+    assert cli("index", "--db", "db", "track.wav", "clip.wav", cwd=tmp_path).returncode == 0
+    result = json.loads(cli("identify", "--db", "db", "query.wav", cwd=tmp_path).stdout)
+    offsets = {result["match"]: result["offset_s"]}
+    offsets.update({m["match"]: m["offset_s"] for m in result["also_in"]})
+    assert offsets.keys() == {"track", "clip"}
+    assert abs(offsets["track"] - 15) <= 0.1 and abs(offsets["clip"] - 5) <= 0.1
 
 
 def test_different_files_with_one_track_id_are_refused_naming_both(tmp_path):
