@@ -118,3 +118,24 @@ def test_stopping_a_job_that_does_not_exist_says_only_that(user, capsys):
     out = said(capsys)
     assert "stoppingfingerprnt(SIGTERM" not in out
     assert text(f"stop: no job 'fingerprnt' under {user / 'jobs'}") in out
+
+
+def test_cat_prints_records_from_the_stack_or_here(user, capsys):
+    (user / "note.txt").write_text("plain text\n")
+    stack = LocalStack(user / "stack")
+    state, _ = stack.ensure()
+    previous = apply_env(state.env)
+    try:
+        record = b'{"element": "song [live].mp3", "reason": "not audio", "stage": "logic"}'
+        storage.Client(project=state.project).create_bucket("data").blob(
+            "dead_letter/x.json"
+        ).upload_from_string(record)
+        paths = ["gs://data/dead_letter/x.json", "note.txt", "missing.json"]
+        assert jobctl.main(["--stack-root", "stack", "cat", *paths]) == 1  # one is missing
+        out = capsys.readouterr().out
+        assert '"element": "song [live].mp3"' in out and '"stage": "logic"' in out
+        assert "plain text" in out
+        assert text(f"cat: {user / 'missing.json'}: ") in "".join(out.split())
+    finally:
+        restore_env(previous)
+        stack.stop()

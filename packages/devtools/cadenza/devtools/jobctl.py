@@ -1,4 +1,5 @@
-"""`bazel run //tools:job -- COMMAND`: status, stop, logs, stack, upload, ls, send, provenance.
+"""`bazel run //tools:job -- COMMAND`: status, stop, logs, stack, upload, ls, send, provenance,
+cat.
 
 Manages what `bazel run //jobs/<job>:deploy` started on the local stack, from the
 directory bazel is run in (`.cadenza/jobs/`, `.cadenza/stack/`):
@@ -19,6 +20,8 @@ directory bazel is run in (`.cadenza/jobs/`, `.cadenza/stack/`):
                           --trigger-children: then JOB's children run too)
     provenance PATH...    what wrote each output: job, version, trace and message ids,
                           input digests (local files, or gs:// on the local stack)
+    cat PATH...           print files or objects, JSON pretty-printed (a dead-letter
+                          record, a report)
 
 A JOB is named by its folder (`audio_info`) or its job_name (`audio-info`).
 """
@@ -78,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     provenance = commands.add_parser("provenance", help="what wrote an output")
     provenance.add_argument("paths", nargs="+", metavar="path")
+    cat = commands.add_parser("cat", help="print files or objects (JSON pretty-printed)")
+    cat.add_argument("paths", nargs="+", metavar="path")
     stack = commands.add_parser("stack", help="the local stack")
     stack.add_argument("action", choices=["status", "stop"])
     stack.add_argument(
@@ -323,20 +328,53 @@ def _send(stack: LocalStack, args, console: Console) -> int:
     return 0
 
 
+def _reach_stack(stack: LocalStack, paths, command: str, console: Console) -> bool:
+    """Points this process at the local stack if any of `paths` is on gs://; False
+    (said) if it is not running."""
+    if not any(path.startswith("gs://") for path in paths):
+        return True
+    from cadenza.devtools.emulators import apply_env
+
+    state = stack.status()
+    if state is None:
+        console.print(
+            f"[red]{command}:[/red] the local stack in {escape(str(stack.root))} is not running"
+        )
+        return False
+    apply_env(state.env)
+    return True
+
+
+def _cat(stack: LocalStack, args, console: Console) -> int:
+    from cadenza.runtime.storage import read_bytes
+
+    if not _reach_stack(stack, args.paths, "cat", console):
+        return 1
+    code = 0
+    for path in args.paths:
+        try:
+            data = read_bytes(path)
+        except (OSError, ValueError) as err:  # missing, a folder, a bad gs:// path
+            console.print(f"[red]cat:[/red] {escape(path)}: {escape(str(err))}", soft_wrap=True)
+            code = 1
+            continue
+        if len(args.paths) > 1:
+            console.print(escape(path), style="bold", highlight=False, soft_wrap=True)
+        try:
+            console.print_json(data.decode("utf-8"))
+        except ValueError:  # not JSON (or not UTF-8): as it is, if it is text
+            try:
+                print(data.decode("utf-8"), end="" if data.endswith(b"\n") else "\n")
+            except UnicodeDecodeError:
+                console.print(f"({len(data):,d} bytes, not text)", highlight=False)
+    return code
+
+
 def _provenance(stack: LocalStack, args, console: Console) -> int:
     from cadenza.runtime.storage import read_provenance
 
-    if any(path.startswith("gs://") for path in args.paths):
-        from cadenza.devtools.emulators import apply_env
-
-        state = stack.status()
-        if state is None:
-            console.print(
-                f"[red]provenance:[/red] the local stack in {escape(str(stack.root))} "
-                "is not running"
-            )
-            return 1
-        apply_env(state.env)
+    if not _reach_stack(stack, args.paths, "provenance", console):
+        return 1
     code = 0
     for path in args.paths:
         record = read_provenance(path)
@@ -362,7 +400,7 @@ def _user_paths(args) -> None:
             setattr(args, name, here / getattr(args, name))
     if args.command == "upload":
         args.files = [here / path for path in args.files]
-    if args.command == "provenance":
+    if args.command in ("provenance", "cat"):
         args.paths = [p if p.startswith("gs://") else str(here / p) for p in args.paths]
 
 
@@ -385,6 +423,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _send(LocalStack(args.stack_root), args, console)
     if args.command == "provenance":
         return _provenance(LocalStack(args.stack_root), args, console)
+    if args.command == "cat":
+        return _cat(LocalStack(args.stack_root), args, console)
     return _stack(LocalStack(args.stack_root), jobs, args, console)
 
 
