@@ -185,8 +185,10 @@ def test_bad_overrides(override, message):
 def test_override_with_the_wrong_type_is_reported_at_its_key():
     with pytest.raises(
         ConfigError, match=r"data.inputs\[0\].suffix: expected a string, found 3 \(int\)"
-    ):
+    ) as raised:
         load("valid_full.yaml", env=ENV, overrides=["data.inputs[0].suffix=3"])
+    # named with the file: the value came from the command line, not from job.yaml
+    assert "valid_full.yaml with --set data.inputs[0].suffix=3: " in str(raised.value)
 
 
 @attrs.frozen(kw_only=True)

@@ -708,6 +708,8 @@ def parse_job_config(
             apply_override(raw, override)
         except ConfigError as err:
             raise ConfigError(f"{source}: {err}") from None
+    if overrides:  # a problem from here on may be an override's: name them with the file
+        source = f"{source} with --set {' '.join(overrides)}"
     version = raw.get("version")
     if isinstance(version, float):  # YAML read 1.10 as 1.1: say so rather than guess
         raise ConfigError(
