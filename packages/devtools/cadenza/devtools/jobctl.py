@@ -248,7 +248,13 @@ def _upload(stack: LocalStack, args, console: Console) -> int:
     client = _storage(stack, "upload", console)
     if client is None:
         return 1
-    bucket = client.lookup_bucket(bucket_name) or client.create_bucket(bucket_name)
+    bucket = client.lookup_bucket(bucket_name)
+    if bucket is None:  # deploy creates the buckets jobs watch: likely a typo
+        bucket = client.create_bucket(bucket_name)
+        console.print(
+            f"[yellow]note:[/yellow] created {escape(f'gs://{bucket_name}')}: it did not exist, "
+            "so no deployed job watches it (deploy creates the buckets its jobs watch)"
+        )
     if prefix and not prefix.endswith("/"):
         prefix += "/"
     for path in args.files:
