@@ -150,7 +150,7 @@ job_name: fingerprint
 events:
   inputs: [{{type: listing, location: {tmp_path}}}]
 profiles:
-  dataflow: {{runner: dataflow, project: p, region: r, temp_location: "gs://t/tmp"}}
+  dataflow: {{runner: dataflow, project: p, region: r, temp_location: "gs://tmp-bkt/tmp"}}
 """,
         env={},
     )

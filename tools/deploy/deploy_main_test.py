@@ -43,14 +43,31 @@ class Tiny(JobLogic):
 """
 
 
+# the same job streaming from uploads (what a local deploy runs)
+STREAMING_JOB = JOB.replace(
+    "inputs: [{type: listing, location: in}]",
+    "inputs: [{type: gcs_notification, bucket: cadenza-test-data, prefix: in/}]",
+)
+
+
 @pytest.fixture
 def job_args(tmp_path, monkeypatch):
+    return write_job(tmp_path, monkeypatch, JOB)
+
+
+@pytest.fixture
+def streaming_job_args(tmp_path, monkeypatch):
+    return write_job(tmp_path, monkeypatch, STREAMING_JOB)
+
+
+def write_job(tmp_path, monkeypatch, text: str) -> list[str]:
+    """The tiny job in tmp_path, and the deploy's arguments for it."""
     package = tmp_path / "code" / "tinyjob"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
     (package / "pipeline.py").write_text(PIPELINE)
     config = package / "job.yaml"
-    config.write_text(JOB)
+    config.write_text(text)
     registry = tmp_path / "registry.json"
     registry.write_text(Dag.build([load_job_config(config, env={})]).to_json())
     (tmp_path / "in").mkdir()
@@ -65,10 +82,16 @@ def job_args(tmp_path, monkeypatch):
     ]
 
 
-def test_local_dry_run_prints_the_plan_and_starts_nothing(job_args, tmp_path, capsys):
-    assert main([*job_args, "--dry-run"]) == 0
+def test_local_dry_run_prints_the_plan_and_starts_nothing(streaming_job_args, tmp_path, capsys):
+    assert main([*streaming_job_args, "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "cadenza-tinyjob-out" in out and "no streaming event input" in out
+    assert "cadenza-tinyjob-out" in out and "dry run: nothing created" in out
+    assert not (tmp_path / ".cadenza").exists()
+
+
+def test_a_local_dry_run_of_a_batch_job_refuses_as_the_deploy_would(job_args, tmp_path, capsys):
+    assert main([*job_args, "--dry-run"]) == 2
+    assert "no streaming event input" in capsys.readouterr().out
     assert not (tmp_path / ".cadenza").exists()
 
 
@@ -170,6 +193,6 @@ def test_an_unknown_option_is_refused_and_nothing_is_deployed(job_args, tmp_path
     assert not (tmp_path / ".cadenza").exists()
 
 
-def test_flags_after_a_double_dash_go_to_the_job(job_args, capsys):
-    assert main([*job_args, "--dry-run", "--", "--direct_num_workers=2"]) == 0
+def test_flags_after_a_double_dash_go_to_the_job(streaming_job_args, capsys):
+    assert main([*streaming_job_args, "--dry-run", "--", "--direct_num_workers=2"]) == 0
     assert "--direct_num_workers=2" in capsys.readouterr().out.replace("\n", "")

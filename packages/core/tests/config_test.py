@@ -272,6 +272,24 @@ def test_more_error_paths(text, message):
     assert str(err.value).startswith("j.yaml: ")
 
 
+@pytest.mark.parametrize(
+    ("location", "problem"),
+    [
+        ("gs://b/tmp", "expected a bucket name (3-63 characters"),
+        ("/tmp/staging", "expected gs://BUCKET/PATH, found '/tmp/staging'"),
+    ],
+)
+def test_a_dataflow_temp_location_must_be_a_bucket_path(location, problem):
+    """Beam's own check of it ended in a BadRequest traceback from Cloud Storage."""
+    text = (
+        "job_name: abc\nprofiles:\n  dataflow: {runner: dataflow, project: p, region: r, "
+        f"temp_location: '{location}'}}\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        parse_job_config(text, source="x.yaml", env={})
+    assert f"x.yaml: profiles.dataflow.temp_location: {problem}" in str(raised.value)
+
+
 def test_override_with_an_empty_key_and_unknown_profile_names():
     with pytest.raises(ConfigError, match="empty key"):
         parse_job_config("job_name: abc", overrides=["=3"])

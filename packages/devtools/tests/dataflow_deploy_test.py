@@ -121,7 +121,7 @@ def test_a_base_image_not_pinned_by_digest_is_a_config_error(tmp_path):
     ):
         parse_job_config(
             "job_name: tiny\nprofiles:\n  dataflow: {runner: dataflow, project: p, region: r,"
-            " temp_location: gs://t/x, sdk_base_image: apache/beam_python3.11_sdk:2.77.0}\n",
+            " temp_location: gs://tmp-bkt/x, sdk_base_image: apache/beam_python3.11_sdk:2.77.0}\n",
             env={},
         )
 

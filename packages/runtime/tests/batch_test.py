@@ -261,7 +261,7 @@ def test_profiles_become_pipeline_flags(tmp_path):
     runner: dataflow
     project: p
     region: r
-    temp_location: gs://b/t
+    temp_location: gs://bkt/t
     sdk_container_image: img@sha256:1""",
     )
     assert profile_args(config, "local")[1:] == ["--direct_num_workers=2"]
@@ -297,7 +297,7 @@ def test_options_beam_does_not_know_are_refused_before_running(tmp_path):
     assert pipeline_options(config, "local", dask).get_all_options()["npartitions"] == 2
     dataflow = make_config(
         tmp_path,
-        "profiles: {dataflow: {runner: dataflow, project: p, region: r, temp_location: gs://b/t}}",
+        "profiles: {dataflow: {runner: dataflow, project: p, region: r, temp_location: gs://bkt/t}}",
     )
     assert pipeline_options(dataflow, "dataflow", ["--service_only_option=1"])
 

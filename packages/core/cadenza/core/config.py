@@ -581,6 +581,16 @@ def _name_problem(value: str, kind: str, templated: bool) -> str | None:
     return None
 
 
+def _temp_location_problem(location: str | None, templated: bool) -> str | None:
+    """What is wrong with a Dataflow temp_location (gs://BUCKET/PATH), or None."""
+    if not location or (templated and "${" in location):
+        return None
+    if not location.startswith("gs://"):
+        return f"expected gs://BUCKET/PATH, found {location!r}"
+    problem = _name_problem(location.removeprefix("gs://").split("/", 1)[0], "bucket", templated)
+    return f"{problem} in {location!r}" if problem else None
+
+
 def _pubsub_problems(config: JobConfig, templated: bool) -> list[tuple[str, str]]:
     names = []
     for i, event_input in enumerate(config.events.inputs):
@@ -664,6 +674,9 @@ def _check_semantics(config: JobConfig, templated: bool = False) -> list[tuple[s
             for key in ("project", "region", "temp_location"):
                 if not getattr(profile, key):
                     problems.append((f"profiles.{name}.{key}", "required for the dataflow runner"))
+            problem = _temp_location_problem(profile.temp_location, templated)
+            if problem:
+                problems.append((f"profiles.{name}.temp_location", problem))
         if profile.sdk_base_image and not PINNED_IMAGE.match(profile.sdk_base_image):
             problems.append(
                 (
