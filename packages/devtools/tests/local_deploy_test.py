@@ -299,16 +299,7 @@ def test_a_batch_job_is_not_started_in_the_background(tmp_path, dry_run):
         env={},
     )
     out = console()
-    code = deploy_local(
-        config,
-        Dag.build([config]),
-        module="x",
-        job="batchy",
-        console=out,
-        stack_root=tmp_path / "stack",
-        jobs_root=tmp_path / "jobs",
-        dry_run=dry_run,
-    )
+    code = _deploy(config, tmp_path, out, module="x", job="batchy", dry_run=dry_run)
     printed = " ".join(out.file.getvalue().split())
     assert code == 2 and "deploy: batchy has no streaming event input" in printed
     assert "would start" not in printed
@@ -360,12 +351,13 @@ def test_stop_while_a_message_is_in_work_finishes_it_or_gives_it_back(tmp_path, 
         stack.stop()
 
 
-def _deploy(config, tmp_path, out, **kwargs) -> int:
+def _deploy(config, tmp_path, out, *, module="tinyjob.pipeline", job="tinyjob", **kwargs) -> int:
+    """`deploy_local` of `config` on its own DAG, with its stack and jobs in tmp_path."""
     return deploy_local(
         config,
         Dag.build([config]),
-        module="tinyjob.pipeline",
-        job="tinyjob",
+        module=module,
+        job=job,
         console=out,
         stack_root=tmp_path / "stack",
         jobs_root=tmp_path / "jobs",
