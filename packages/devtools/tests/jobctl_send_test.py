@@ -61,6 +61,11 @@ def test_send_by_folder_reaches_the_jobs_input_topic(tmp_path, capsys):
     state, _ = stack.ensure()
     previous = apply_env(state.env)
     try:
+        # not deployed (audio-info cannot be: it has no streaming input)
+        assert jobctl.main(["--stack-root", str(stack.root), "send", "audio-info", "x"]) == 1
+        out = " ".join(capsys.readouterr().out.split())
+        assert "deploy audio-info first" in out
+        assert "run it in batch with bazel run //jobs/audio_info)" in out
         publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
         topic = publisher.topic_path(state.project, input_topic("audio-info"))
         subscription = subscriber.subscription_path(state.project, "watch-audio-info")

@@ -321,7 +321,9 @@ def _send(stack: LocalStack, args, console: Console) -> int:
         except NotFound:
             console.print(
                 f"[red]send:[/red] no topic {escape(topic)}: deploy {escape(args.job)} first "
-                f"(bazel run //jobs/{escape(folder_name(args.job))}:deploy)"
+                f"(bazel run //jobs/{escape(folder_name(args.job))}:deploy; a job without a "
+                "streaming input is not deployed: run it in batch with "
+                f"bazel run //jobs/{escape(folder_name(args.job))})"
             )
             return 1
         console.print(
