@@ -26,6 +26,19 @@ def user(tmp_path, monkeypatch) -> pathlib.Path:
     assert list(runfiles.iterdir()) == [], "the tool wrote into the runfiles tree"
 
 
+@pytest.fixture
+def state(user):
+    """The local stack running in the user's `stack` folder, this process pointed at it."""
+    stack = LocalStack(user / "stack")
+    state, _ = stack.ensure()
+    previous = apply_env(state.env)
+    try:
+        yield state
+    finally:
+        restore_env(previous)
+        stack.stop()
+
+
 def said(capsys) -> str:
     """What the tool printed, without white space: rich wraps long paths anywhere."""
     return "".join(capsys.readouterr().out.split())
@@ -35,24 +48,17 @@ def text(expected: str) -> str:
     return "".join(expected.split())
 
 
-def test_upload_reads_files_where_the_command_was_run(user, capsys):
+def test_upload_reads_files_where_the_command_was_run(user, capsys, state):
     (user / "song.mp3").write_bytes(b"ID3 not really audio")
-    stack = LocalStack(user / "stack")
-    state, _ = stack.ensure()
-    previous = apply_env(state.env)
-    try:
-        to = ["--to", "gs://uploads/incoming/"]
-        assert jobctl.main(["--stack-root", "stack", "upload", "song.mp3", *to]) == 0
-        first = said(capsys)
-        assert text("gs://uploads/incoming/song.mp3 (20 bytes)") in first
-        assert text("note: created gs://uploads: it did not exist, so no deployed job") in first
-        assert jobctl.main(["--stack-root", "stack", "upload", "song.mp3", *to]) == 0
-        assert "note:" not in said(capsys)  # it exists now
-        blob = storage.Client(project=state.project).bucket("uploads").blob("incoming/song.mp3")
-        assert blob.download_as_bytes() == b"ID3 not really audio"
-    finally:
-        restore_env(previous)
-        stack.stop()
+    to = ["--to", "gs://uploads/incoming/"]
+    assert jobctl.main(["--stack-root", "stack", "upload", "song.mp3", *to]) == 0
+    first = said(capsys)
+    assert text("gs://uploads/incoming/song.mp3 (20 bytes)") in first
+    assert text("note: created gs://uploads: it did not exist, so no deployed job") in first
+    assert jobctl.main(["--stack-root", "stack", "upload", "song.mp3", *to]) == 0
+    assert "note:" not in said(capsys)  # it exists now
+    blob = storage.Client(project=state.project).bucket("uploads").blob("incoming/song.mp3")
+    assert blob.download_as_bytes() == b"ID3 not really audio"
 
 
 def test_provenance_and_the_roots_are_the_users_too(user, capsys):
@@ -75,30 +81,23 @@ def test_a_location_that_is_not_gs_is_a_usage_error_not_a_traceback(user, capsys
     assert text("is not a gs://BUCKET[/PREFIX] location") in said(capsys)
 
 
-def test_names_with_square_brackets_are_printed_as_they_are(user, capsys):
+def test_names_with_square_brackets_are_printed_as_they_are(user, capsys, state):
     (user / "song [live].mp3").write_bytes(b"ID3 live")
     (user / "[b]old.mp3").write_bytes(b"ID3 bold")
-    stack = LocalStack(user / "stack")
-    state, _ = stack.ensure()
-    previous = apply_env(state.env)
-    try:
-        to = ["--to", "gs://uploads/incoming/"]
-        files = ["song [live].mp3", "[b]old.mp3"]
-        assert jobctl.main(["--stack-root", "stack", "upload", *files, *to]) == 0
-        printed = said(capsys)
-        assert text("gs://uploads/incoming/song [live].mp3 (8 bytes)") in printed
-        assert text("gs://uploads/incoming/[b]old.mp3 (8 bytes)") in printed
-        assert jobctl.main(["--stack-root", "stack", "ls", "gs://uploads/incoming/"]) == 0
-        printed = said(capsys)
-        assert text("gs://uploads/incoming/song [live].mp3") in printed
-        assert text("gs://uploads/incoming/[b]old.mp3") in printed
-        assert jobctl.main(["--stack-root", "stack", "ls", "gs://[red]x"]) == 2
-        assert text("'gs://[red]x' is not a gs://BUCKET[/PREFIX] location") in said(capsys)
-        assert jobctl.main(["--stack-root", "stack", "ls", "gs://nothere/[x]"]) == 1
-        assert text("no bucket gs://nothere on the local stack") in said(capsys)
-    finally:
-        restore_env(previous)
-        stack.stop()
+    to = ["--to", "gs://uploads/incoming/"]
+    files = ["song [live].mp3", "[b]old.mp3"]
+    assert jobctl.main(["--stack-root", "stack", "upload", *files, *to]) == 0
+    printed = said(capsys)
+    assert text("gs://uploads/incoming/song [live].mp3 (8 bytes)") in printed
+    assert text("gs://uploads/incoming/[b]old.mp3 (8 bytes)") in printed
+    assert jobctl.main(["--stack-root", "stack", "ls", "gs://uploads/incoming/"]) == 0
+    printed = said(capsys)
+    assert text("gs://uploads/incoming/song [live].mp3") in printed
+    assert text("gs://uploads/incoming/[b]old.mp3") in printed
+    assert jobctl.main(["--stack-root", "stack", "ls", "gs://[red]x"]) == 2
+    assert text("'gs://[red]x' is not a gs://BUCKET[/PREFIX] location") in said(capsys)
+    assert jobctl.main(["--stack-root", "stack", "ls", "gs://nothere/[x]"]) == 1
+    assert text("no bucket gs://nothere on the local stack") in said(capsys)
 
 
 def test_job_names_and_paths_with_square_brackets_are_printed_as_they_are(user, capsys):
@@ -124,22 +123,15 @@ def test_stopping_a_job_that_does_not_exist_says_only_that(user, capsys):
     assert text(f"stop: no job 'fingerprnt' under {user / 'jobs'}") in out
 
 
-def test_cat_prints_records_from_the_stack_or_here(user, capsys):
+def test_cat_prints_records_from_the_stack_or_here(user, capsys, state):
     (user / "note.txt").write_text("plain text\n")
-    stack = LocalStack(user / "stack")
-    state, _ = stack.ensure()
-    previous = apply_env(state.env)
-    try:
-        record = b'{"element": "song [live].mp3", "reason": "not audio", "stage": "logic"}'
-        storage.Client(project=state.project).create_bucket("data").blob(
-            "dead_letter/x.json"
-        ).upload_from_string(record)
-        paths = ["gs://data/dead_letter/x.json", "note.txt", "missing.json"]
-        assert jobctl.main(["--stack-root", "stack", "cat", *paths]) == 1  # one is missing
-        out = capsys.readouterr().out
-        assert '"element": "song [live].mp3"' in out and '"stage": "logic"' in out
-        assert "plain text" in out
-        assert text(f"cat: {user / 'missing.json'}: ") in "".join(out.split())
-    finally:
-        restore_env(previous)
-        stack.stop()
+    record = b'{"element": "song [live].mp3", "reason": "not audio", "stage": "logic"}'
+    storage.Client(project=state.project).create_bucket("data").blob(
+        "dead_letter/x.json"
+    ).upload_from_string(record)
+    paths = ["gs://data/dead_letter/x.json", "note.txt", "missing.json"]
+    assert jobctl.main(["--stack-root", "stack", "cat", *paths]) == 1  # one is missing
+    out = capsys.readouterr().out
+    assert '"element": "song [live].mp3"' in out and '"stage": "logic"' in out
+    assert "plain text" in out
+    assert text(f"cat: {user / 'missing.json'}: ") in "".join(out.split())
