@@ -218,3 +218,27 @@ def test_dag_graph_names_a_damaged_registry_file(tmp_path, capsys):
     assert graph.main(["--registry", str(damaged)]) == 2
     said = "".join(capsys.readouterr().err.split())  # rich wraps long paths anywhere
     assert "".join(f"dag_graph: {damaged}: not a registry document: not JSON".split()) in said
+
+
+def test_a_job_that_cannot_stream_is_drawn_batch_only_without_subscriptions(tmp_path, capsys):
+    batch = write_job(tmp_path / "a", "audio-info")
+    streaming = tmp_path / "b" / "job.yaml"
+    streaming.parent.mkdir()
+    streaming.write_text(
+        "job_name: watcher\n"
+        "events: {inputs: [{type: gcs_notification, bucket: uploads, prefix: new/}]}\n"
+        "data: {outputs: [{name: out, location: /out/watcher}]}\n"
+    )
+    output = tmp_path / "registry.json"
+    assert registry.main(["--output", str(output), str(batch), str(streaming)]) == 0
+    capsys.readouterr()
+    assert graph.main(["--registry", str(output), "--job", "audio-info"]) == 0
+    tree = " ".join(capsys.readouterr().out.split())
+    assert "batch only: never deployed" in tree
+    assert "cadenza-audio-info-in" not in tree and "reads:" not in tree
+    assert graph.main(["--registry", str(output), "--job", "watcher"]) == 0
+    tree = " ".join(capsys.readouterr().out.split())
+    assert "reads: cadenza-watcher-in <- cadenza-watcher-in" in tree
+    assert "batch only" not in tree
+    dot = graph.to_dot(registry.read_registry(output))
+    assert "batch only: never deployed" in dot and "cadenza-audio-info-in" not in dot

@@ -3,7 +3,6 @@ output events; and which mode the job command line picks."""
 
 from cadenza.core import parse_job_config
 from cadenza.core.wiring import RESTORED_FOR_ATTRIBUTE
-from cadenza.runtime.streaming import can_stream, has_batch_input, is_streaming
 from cadenza.runtime.streaming.topology import Source, output_topics, parent_topics, sources
 
 CHILD = """
@@ -39,21 +38,6 @@ def test_deployed_in_the_dag_a_job_also_reads_each_parents_output_events():
         ("normalize", "projects/p/topics/cadenza-normalize-in"),
         ("legacy", "projects/p/topics/cadenza-legacy-in"),
     )
-
-
-def test_the_modes_a_config_allows():
-    both = parse_job_config(CHILD, env={})
-    assert is_streaming(both) and has_batch_input(both) and can_stream(both)
-    batch_child = parse_job_config(
-        "job_name: features\nupstream: [normalize]\n"
-        "events: {inputs: [{type: listing, location: x}]}",
-        env={},
-    )
-    assert not is_streaming(batch_child) and can_stream(batch_child)
-    root = parse_job_config(
-        "job_name: tool\nevents: {inputs: [{type: listing, location: x}]}", env={}
-    )
-    assert not can_stream(root)
 
 
 def test_a_message_restored_for_another_subscription_is_not_kept():

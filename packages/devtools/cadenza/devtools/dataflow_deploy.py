@@ -38,6 +38,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 
 from cadenza.core import ConfigError, JobConfig
+from cadenza.core.event_kinds import has_batch_input, is_streaming
 from cadenza.devtools.emulators import (
     FAKE_CREDENTIALS,
     StorageEmulator,
@@ -46,7 +47,6 @@ from cadenza.devtools.emulators import (
     write_fake_credentials,
 )
 from cadenza.devtools.job_names import folder_name
-from cadenza.runtime.streaming import has_batch_input, is_streaming
 
 
 class DeployError(ConfigError):

@@ -5,7 +5,8 @@
     bazel run //tools:dag_graph -- --output dag.svg              # dot, svg or png (Graphviz)
 
 Each job shows its profiles, the topics and subscriptions it reads and writes, and the
-buckets whose uploads start it; `--output` paths are relative to where you ran bazel.
+buckets whose uploads start it (a job with no streaming input and no parent runs in
+batch only, and is shown so); `--output` paths are relative to where you ran bazel.
 The format of `--output FILE` is its suffix's (.dot or .gv, .svg, .png); `--format`
 names it for any other file name.
 """
@@ -26,6 +27,7 @@ from rich.tree import Tree
 
 from cadenza.core import CadenzaError, Dag, WiringPlan, plan_wiring
 from cadenza.core.config import FileInput, GcsNotificationInput, ListingInput, PubSubInput
+from cadenza.core.event_kinds import can_stream
 from cadenza.core.wiring import output_topic
 from cadenza.devtools.job_names import job_name
 from cadenza.devtools.registry import read_registry
@@ -44,7 +46,9 @@ def describe(dag: Dag, plan: WiringPlan, name: str) -> list[str]:
     config = dag.jobs[name]
     profiles = ", ".join(f"{p} ({config.profiles[p].runner})" for p in sorted(config.profiles))
     lines = [f"profiles: {profiles}"]
-    for sub in plan.for_job(name):
+    if not can_stream(config):  # deploy refuses it: nothing ever reads its subscriptions
+        lines.append("batch only: never deployed (no Pub/Sub or upload input, no parent)")
+    for sub in plan.for_job(name) if can_stream(config) else ():
         source = "external" if sub.external else sub.topic
         prefix = f" prefix {sub.prefix!r}" if sub.prefix else ""
         lines.append(f"reads: {sub.name} <- {source}{prefix}")

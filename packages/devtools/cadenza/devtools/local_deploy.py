@@ -29,6 +29,7 @@ from rich.markup import escape
 
 from cadenza.core import ConfigError, JobConfig, plan_wiring
 from cadenza.core.dag import Dag
+from cadenza.core.event_kinds import can_stream
 from cadenza.devtools.emulators import EmulatorError, apply_env, restore_env
 from cadenza.devtools.job_names import folder_name
 from cadenza.devtools.localjobs import JobError, LocalJobs
@@ -45,7 +46,6 @@ from cadenza.devtools.wiring_apply import (
 )
 from cadenza.runtime.cli import job_parser as runtime_job_parser
 from cadenza.runtime.profiles import check_flags, streaming_profile_args
-from cadenza.runtime.streaming import can_stream
 
 JOB_TOOL = "bazel run //tools:job --"
 PROFILE = "local"

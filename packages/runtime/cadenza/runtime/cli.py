@@ -30,10 +30,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from cadenza.core import CadenzaError, JobConfig, load_job_config
+from cadenza.core.event_kinds import has_batch_input, is_streaming
 from cadenza.runtime.api import JobLogic
 from cadenza.runtime.batch import BatchRun, run_batch
 from cadenza.runtime.profiles import check_flags
-from cadenza.runtime.streaming import has_batch_input, is_streaming, run_streaming
+from cadenza.runtime.streaming import run_streaming
 from cadenza.runtime.summary import print_summary
 
 NO_CREDENTIALS = (

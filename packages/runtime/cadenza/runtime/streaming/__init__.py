@@ -13,20 +13,12 @@ from cadenza.runtime.streaming.run import (
     StreamJob,
     run_streaming,
 )
-from cadenza.runtime.streaming.topology import (
-    StreamingSetupError,
-    can_stream,
-    has_batch_input,
-    is_streaming,
-)
+from cadenza.runtime.streaming.topology import StreamingSetupError
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
     "StreamJob",
     "StreamingRun",
     "StreamingSetupError",
-    "can_stream",
-    "has_batch_input",
-    "is_streaming",
     "run_streaming",
 ]

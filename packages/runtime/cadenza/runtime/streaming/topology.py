@@ -53,22 +53,6 @@ class Source:
         )
 
 
-def is_streaming(config: JobConfig) -> bool:
-    """True when the job has a streaming event input (Pub/Sub or upload notifications)."""
-    return any(isinstance(i, PubSubInput | GcsNotificationInput) for i in config.events.inputs)
-
-
-def has_batch_input(config: JobConfig) -> bool:
-    """True when the job has an event input that batch runs read (a listing, a file of ids)."""
-    return any(not isinstance(i, PubSubInput | GcsNotificationInput) for i in config.events.inputs)
-
-
-def can_stream(config: JobConfig) -> bool:
-    """True when the job has something to stream from once deployed in the DAG: a
-    streaming event input, or a parent whose output events it reads."""
-    return is_streaming(config) or bool(config.upstream)
-
-
 def sources(config: JobConfig, project: str, from_upstream: bool = False) -> tuple[Source, ...]:
     """The subscriptions the job streams from (see the module docstring)."""
     found: dict[str, Source] = {}
