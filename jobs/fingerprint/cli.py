@@ -175,6 +175,11 @@ def _how_audio_differs(index, stored, audio) -> str | None:
 
 def identify_files(index, queries, base, errors: Console, out) -> int:
     failed = 0
+    if not index.store.tracks():
+        where = escape(str(index.store.directory))
+        errors.print(
+            f"[yellow]note[/yellow] the index at {where} holds no tracks: nothing can match"
+        )
     for given, path in audio_files(queries, base):
         started = time.perf_counter()
         record = {"query": given}

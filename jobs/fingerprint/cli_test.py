@@ -192,3 +192,14 @@ def test_a_db_that_is_not_a_local_index_is_a_usage_error(tmp_path):
     remote = cli("index", "--db", "gs://bucket/db", "music", cwd=tmp_path)
     assert remote.returncode == 2 and "a fingerprint index is a local folder" in remote.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["music"]
+
+
+def test_an_index_whose_every_file_failed_is_an_empty_index_identify_can_read(tmp_path):
+    (tmp_path / "broken.wav").write_bytes(b"RIFF but nothing else")
+    soundfile.write(tmp_path / "query.wav", melody(10, 7, RATE), RATE)
+    made = cli("index", "--db", "db", "broken.wav", cwd=tmp_path)
+    assert made.returncode == 1 and "indexed 0 tracks" in made.stderr, made.stderr
+    found = cli("identify", "--db", "db", "query.wav", cwd=tmp_path)
+    assert found.returncode == 0, found.stderr
+    assert "holds no tracks" in found.stderr
+    assert json.loads(found.stdout)["match"] is None

@@ -199,13 +199,13 @@ class SegmentStore(FingerprintStore):
                 hashes.append(np.asarray(track.hashes, np.uint32))
                 values.append((np.asarray(track.frames, np.int64) + next_frame).astype(np.uint32))
                 next_frame += int(track.n_frames) + 1
-            if added:
+            if added or not path.exists():  # a new index is one, even before its first track
                 segments = list(manifest["segments"])
                 if any(len(h) for h in hashes):
                     segments.append(self._write_segment(manifest, hashes, values))
                 manifest = {
                     **manifest,
-                    "generation": manifest["generation"] + 1,
+                    "generation": manifest["generation"] + bool(added),
                     "next_frame": next_frame,
                     "segments": segments,
                     "tracks": manifest["tracks"] + [_record_json(r) for r in added],
