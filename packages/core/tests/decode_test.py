@@ -81,6 +81,9 @@ def test_gcs_finalize_notification_names_the_object():
 
 
 def test_gcs_notifications_that_are_not_uploads_say_so():
+    folder = {**FINALIZE, "objectId": "incoming/new folder/"}
+    with pytest.raises(NotAnUploadEvent, match="incoming/new folder/: a folder placeholder"):
+        decode(b"", folder, DecodePolicy({Format.GCS_NOTIFICATION}))
     deleted = {**FINALIZE, "eventType": "OBJECT_DELETE"}
     with pytest.raises(NotAnUploadEvent, match="OBJECT_DELETE for gs://uploads/incoming"):
         decode(b"", deleted, EVERYTHING)
@@ -174,6 +177,7 @@ def each_format(element: bytes) -> list[tuple[bytes, dict | None, DecodePolicy]]
         (b"..", "has a '..' path segment"),
         (b"a/./b", "has a '.' path segment"),
         (b".", "has a '.' path segment"),
+        (b"a//b", "has an empty path segment"),
         (b"/etc/passwd", "starts with '/'"),
     ],
 )
@@ -191,7 +195,7 @@ def test_every_decoder_refuses_an_element_with_a_nul_character():
         assert "NUL character" in str(err.value) or "control characters" in str(err.value)
 
 
-@pytest.mark.parametrize("element", ["2024/track-1", "mix [/dub]", "a..b/.hidden", "a/b/"])
+@pytest.mark.parametrize("element", ["2024/track-1", "mix [/dub]", "a..b/.hidden", "a/.b/c"])
 def test_every_decoder_reads_elements_with_slashes_between_names(element):
     for data, attributes, policy in each_format(element.encode()):
         assert decode(data, attributes, policy).element == element
@@ -239,4 +243,4 @@ def test_path_like_raw_elements_decode_or_raise_only_decode_errors(parts):
     except MessageDecodeError:
         return
     segments = message.element.split("/")
-    assert "." not in segments and ".." not in segments and not message.element.startswith("/")
+    assert "." not in segments and ".." not in segments and "" not in segments

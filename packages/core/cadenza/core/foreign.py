@@ -48,6 +48,10 @@ def from_gcs_notification(attributes: Mapping[str, str]) -> Message:
         raise NotAnUploadEvent(
             f"storage notification {event} for gs://{bucket}/{name}: not an upload"
         )
+    if name.endswith("/"):  # what consoles create for "new folder": no file to process
+        raise NotAnUploadEvent(
+            f"storage notification for gs://{bucket}/{name}: a folder placeholder, not a file"
+        )
     generation_text = attributes.get("objectGeneration", "0") or "0"
     try:
         generation = int(generation_text)
