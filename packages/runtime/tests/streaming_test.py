@@ -18,6 +18,8 @@ from google.cloud import storage
 from jobs_for_tests import CALLS, Counting, gcs_config_text, put_gcs_input
 
 from cadenza.core import Message, decode, encode, parse_job_config
+from cadenza.runtime.event_ledger import entry_path
+from cadenza.runtime.lifecycle.publishing import child_message_id
 from cadenza.runtime.storage import read_provenance, write_atomically, write_provenance
 from cadenza.runtime.streaming import StreamingSetupError, run_streaming
 from cadenza.runtime.streaming.leases import leases_for
@@ -225,8 +227,9 @@ def test_a_redelivered_message_publishes_its_event_once(job, pubsub, gcs_bucket,
     receipt = Receipt(
         subscription=j.subscription, ack_id="", message_id=published_id, data=b"", attributes=()
     )
-    ledger = tmp_path / "runs" / j.name / "ledger" / f"{receipt.key}.event.json"
-    write_atomically(str(ledger), b"{}")  # the crashed attempt had published and recorded it
+    event_id = child_message_id(j.name, Message(element="published", message_id=j.ids["published"]))
+    ledger = entry_path(str(tmp_path / "runs" / j.name / "ledger"), receipt.key, "event", event_id)
+    write_atomically(ledger, b"{}")  # the crashed attempt had published and recorded it
     put_gcs_input(gcs_bucket, "fresh")
     j.send("fresh")
     run = j.start()
@@ -240,6 +243,34 @@ def test_a_redelivered_message_publishes_its_event_once(job, pubsub, gcs_bucket,
         generation
     )
     assert not pubsub.pull(j.subscription)
+
+
+def test_a_message_sent_twice_publishes_its_event_once(job, pubsub, gcs_bucket):
+    """The same Cadenza message under two Pub/Sub ids: the second finds the outputs the
+    first wrote and its event in the ledger, and is only acknowledged. Sent again after
+    its outputs were deleted, the work is redone and the children hear of it."""
+    j = job()
+    put_gcs_input(gcs_bucket, "twice")
+    message = Message.new("twice")
+    run = j.start()
+    j.pubsub.publish(j.input_topic, encode(message))
+    settled = lambda: sum(run.settled().values())  # noqa: E731
+    wait_for(lambda: settled() == 1, "the first copy settled")
+    j.pubsub.publish(j.input_topic, encode(message))
+    wait_for(lambda: settled() == 2, "the second copy settled")
+    assert run.settled() == {"finished": 1, "publish": 1}, "the second copy published nothing"
+    for blob in storage.Client().list_blobs(gcs_bucket, prefix="out/twice."):
+        blob.delete()
+    j.pubsub.publish(j.input_topic, encode(message))
+    wait_for(lambda: settled() == 3, "the third copy settled")
+    run.stop()
+    j.events += [decode(m.data) for m in pubsub.drain(j.watch)]
+    j.collect()
+
+    assert run.settled() == {"finished": 1, "publish": 2}
+    assert j.event_counts() == {"twice": 2} and CALLS["twice"] == 2
+    assert len({e.message_id for e in j.events}) == 1, "one event id: children can drop it"
+    assert not pubsub.pull(j.subscription), "every copy acknowledged"
 
 
 def test_upload_notifications_stream_under_the_prefix_only(pubsub, emulators, gcs_bucket, tmp_path):

@@ -56,6 +56,8 @@ class Lifecycle(beam.PTransform):
     bundle instead of an fsync per file (lifecycle/writing.py).
     `ids_key` (batch runs) makes `str` events element ids, each its own message, with
     an id derived from the key and the element (lifecycle/decoding.py).
+    `event_ledger` (streaming) finishes a message sent twice without publishing its
+    event again (lifecycle/existence.py).
     """
 
     def __init__(
@@ -67,10 +69,12 @@ class Lifecycle(beam.PTransform):
         ask_parents: bool = False,
         sync_per_bundle: bool = False,
         ids_key: str | None = None,
+        event_ledger: str | None = None,
     ):
         super().__init__()
         self._config, self._logic, self._shared = config, logic, shared_logic
         self._ask, self._per_bundle, self._ids_key = ask_parents, sync_per_bundle, ids_key
+        self._ledger = event_ledger
 
     def steps(self) -> list[tuple[str, Step]]:
         """(label, step) in the order they run."""
@@ -80,7 +84,7 @@ class Lifecycle(beam.PTransform):
             ("Decode", DecodeMessages(job, config.events.decode_policy, self._ids_key)),
             ("Recipients", CheckRecipients(job, version)),
             ("Ping", PassPings(job, version)),
-            ("SkipExisting", SkipExistingOutputs(config)),
+            ("SkipExisting", SkipExistingOutputs(config, self._ledger)),
             ("RequireInputs", RequireInputs(config, self._ask)),
             ("Logic", RunLogic(config, self._logic, shared=self._shared)),
             ("Write", WriteOutputs(config, self._per_bundle)),

@@ -9,6 +9,11 @@ in their provenance), as it would had the logic run now. A forced message always
 its id alone cannot tell a redelivery from the same message sent again (ids derived
 from an upload or a parent's message repeat), and force must redo the work.
 
+Streaming, a message whose outputs it wrote itself and whose event the ledger holds
+(cadenza.runtime.event_ledger) is one message sent twice, under two Pub/Sub ids: it is
+finished (acknowledged) without publishing its event again. A redelivery after a crash
+before the publish finds no entry, and publishes.
+
 Checks work on local paths, gs:// and any Beam filesystem (cadenza.runtime.storage) and
 are batched per bundle by `BundleExistence`: the first LISTING_AFTER checks in a folder are
 single lookups, and once a bundle has asked that many, one listing of the folder answers
@@ -21,15 +26,20 @@ lookups before it. No element waits for others: each is answered when it comes.
 from __future__ import annotations
 
 import base64
+import logging
 
 import apache_beam as beam
 import attrs
 
 from cadenza.core import JobConfig, Outcome
+from cadenza.runtime.event_ledger import event_published
 from cadenza.runtime.lifecycle._step import Step, count
 from cadenza.runtime.lifecycle.bottom_up import ASK, WAIT, ParentRequest, next_step
+from cadenza.runtime.lifecycle.publishing import child_message_id
 from cadenza.runtime.lifecycle.records import DEAD_LETTER, FINISHED, PUBLISH, REQUEST, DeadLetter
 from cadenza.runtime.storage import exists, list_folder, read_provenance
+
+LOGGER = logging.getLogger(__name__)
 
 LISTING_AFTER = 8
 NAMES_PER_LOOKUP = 1000
@@ -131,12 +141,26 @@ class _BundleChecksFn(beam.DoFn):
 
 
 class _SkipExistingFn(_BundleChecksFn):
+    def __init__(self, config: JobConfig, event_ledger: str | None = None):
+        super().__init__(config)
+        self._ledger = event_ledger
+
     def process(self, message):
         if message.force or not outputs_done(self._config, message.element, self.exists):
             yield message
             return
         written = output_provenance(self._config, message.element)
         own = bool(message.message_id) and written.get("message_id") == message.message_id
+        job = self._config.job_name
+        if own and self._ledger and event_published(self._ledger, child_message_id(job, message)):
+            count(job, "duplicate_messages")  # sent twice: the first's event went out
+            LOGGER.info(
+                "%s: message %s was sent again (its outputs and event are out): not published",
+                job,
+                message.message_id,
+            )
+            yield beam.pvalue.TaggedOutput(FINISHED, message)
+            return
         if own:
             count(self._config.job_name, "processed_before_redelivery")
             outcome = Outcome.PROCESSED
@@ -152,16 +176,19 @@ class _SkipExistingFn(_BundleChecksFn):
 
 
 class SkipExistingOutputs(Step):
-    """Messages whose outputs all exist are published without work, unless `force`."""
+    """Messages whose outputs all exist are published without work, unless `force`.
+    With the streaming runtime's `event_ledger`, a message whose outputs it wrote itself
+    and whose event the ledger holds is a copy sent again: finished, nothing published."""
 
     step_label, stage = "SkipExisting", "outputs"
 
-    def __init__(self, config: JobConfig):
+    def __init__(self, config: JobConfig, event_ledger: str | None = None):
         super().__init__()
+        self._ledger = event_ledger
         self._config, self.job = config, config.job_name
 
     def step_fn(self):
-        return _SkipExistingFn(self._config)
+        return _SkipExistingFn(self._config, self._ledger)
 
 
 class _RequireInputsFn(_BundleChecksFn):

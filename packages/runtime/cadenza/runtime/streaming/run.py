@@ -129,7 +129,13 @@ class StreamJob(beam.PTransform):
         merged = events[0] if len(events) == 1 else tuple(events) | "Events" >> beam.Flatten()
         outcomes = (
             merged
-            | FusedLifecycle(self._config, self._logic, shared_logic=True, ask_parents=self._ask)
+            | FusedLifecycle(
+                self._config,
+                self._logic,
+                shared_logic=True,
+                ask_parents=self._ask,
+                event_ledger=self._to.ledger,
+            )
             | "Outcomes" >> beam.Map(settlement)
         )
         if unwatched:

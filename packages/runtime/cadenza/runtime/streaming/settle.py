@@ -24,11 +24,13 @@ Exactly once, across crashes and redeliveries: outputs are created with a
 does-not-exist precondition (storage.py), so a redelivered message never writes a
 second object (and a message whose outputs exist skips its work). Events: before
 publishing, the settle step looks for the message's ledger entry
-(`<ledger>/<receipt key>.event.json`, written create-only after the publish was
-confirmed); if it is there the event went out already and the message is only acked.
-With several output topics, each confirmed topic also gets its own entry
-(`<key>.event.<topic digest>.json`), so a retry after one topic failed publishes only
-to the topics not yet confirmed. So an event is published again only if the process
+(`<ledger>/<event id>.<receipt key>.event.json`, written create-only after the publish
+was confirmed: cadenza.runtime.event_ledger); if it is there the event went out already
+and the message is only acked. With several output topics, each confirmed topic also
+gets its own entry (`....event.<topic digest>.json`), so a retry after one topic failed
+publishes only to the topics not yet confirmed. A copy of a message sent again under
+another Pub/Sub id, whose outputs the first wrote, finds the event's entry and is only
+acked (lifecycle/existence.py). So an event is published again only if the process
 died between Pub/Sub confirming the publish and the ledger write, or a publish Pub/Sub
 took was reported as failed (a timeout); that event then carries the same
 `cadenza_message_id` attribute (derived from the input message), which children can
@@ -55,6 +57,7 @@ from cadenza.runtime.deadletters import (
     shared_publisher,
     write_dead_letter,
 )
+from cadenza.runtime.event_ledger import entry_path
 from cadenza.runtime.lifecycle._step import Routed, count
 from cadenza.runtime.lifecycle.bottom_up import ParentRequest
 from cadenza.runtime.lifecycle.publishing import message_for_children
@@ -180,7 +183,7 @@ class _SettleFn(beam.DoFn):
         try:
             if item.kind == PUBLISH:
                 child = message_for_children(self._to.job, item.value)
-                self._publish_once(item.receipt, "event", child, self._to.topics)
+                self._publish_once(item.receipt, "event", child, self._to.topics, child.message_id)
             elif item.kind == DEAD_LETTER:
                 self._dead_letter(item.receipt, item.value)
             elif item.kind == REQUEST:
@@ -241,8 +244,8 @@ class _SettleFn(beam.DoFn):
             except Exception as topic_err:
                 LOGGER.warning("%s: publishing %s failed: %s", job, path, topic_err)
 
-    def _ledger_entry(self, receipt: Receipt, what: str) -> str:
-        return f"{self._to.ledger.rstrip('/')}/{receipt.key}.{what}.json"
+    def _ledger_entry(self, receipt: Receipt, what: str, event_id: str = "") -> str:
+        return entry_path(self._to.ledger, receipt.key, what, event_id)
 
     def _once(self, receipt: Receipt, what: str, publish) -> None:
         """Runs `publish` (returning a JSON-able record) unless the ledger says it ran."""
@@ -260,10 +263,13 @@ class _SettleFn(beam.DoFn):
         )
         write_atomically(entry, json.dumps(record, sort_keys=True).encode(), overwrite=False)
 
-    def _publish_once(self, receipt: Receipt, what: str, message: Message, topics) -> None:
+    def _publish_once(
+        self, receipt: Receipt, what: str, message: Message, topics, event_id: str = ""
+    ) -> None:
         """Publishes `message` to every topic the ledger has not confirmed it on, waits
-        until Pub/Sub has them, and records that (see the module docstring)."""
-        entry = self._ledger_entry(receipt, what)
+        until Pub/Sub has them, and records that (see the module docstring); an event's
+        entries are named after its `event_id` too."""
+        entry = self._ledger_entry(receipt, what, event_id)
         if FileSystems.exists(entry):
             _note(self._to.job, f"{what}_already_published")
             return
@@ -271,7 +277,7 @@ class _SettleFn(beam.DoFn):
 
         def topic_entry(topic: str) -> str:
             digest = hashlib.sha256(topic.encode()).hexdigest()[:16]
-            return self._ledger_entry(receipt, f"{what}.{digest}")
+            return self._ledger_entry(receipt, f"{what}.{digest}", event_id)
 
         pending = [t for t in topics if not (per_topic and FileSystems.exists(topic_entry(t)))]
         data, publisher = encode(message), shared_publisher()
