@@ -7,6 +7,7 @@ import json
 import os
 import pathlib
 import re
+import threading
 
 import attrs
 import pytest
@@ -349,6 +350,36 @@ def test_the_job_command_line_says_how_to_reach_gcs_without_credentials(
     out = " ".join(capsys.readouterr().out.split())
     assert "error cannot reach Google Cloud: no credentials found." in out
     assert "STORAGE_EMULATOR_HOST and PUBSUB_EMULATOR_HOST" in out
+
+
+def test_the_local_runner_in_worker_processes_runs_every_element(tmp_path):
+    """`--direct_running_mode=multi_processing`: Beam starts each worker as
+    `sys.executable -m ...`; without this interpreter's -S, Debian's dist-packages broke
+    the workers' imports and the run waited for them forever."""
+    config = make_config(tmp_path)
+    elements = [f"w{i}" for i in range(6)]
+    for element in elements:
+        put_input(tmp_path, element, f"content of {element}")
+    extra = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+    done = {}
+
+    def run():
+        done["run"] = run_batch(
+            config,
+            Describe(),
+            elements=elements,
+            runs_root=str(tmp_path / "runs"),
+            extra_args=extra,
+        )
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(240)
+    assert "run" in done, "the run did not finish in 240 s"
+    assert done["run"].counts() == {"processed": 6}
+    assert sorted(p.name for p in (tmp_path / "out").glob("w*.json")) == [
+        f"{e}.json" for e in elements
+    ]
 
 
 @pytest.fixture

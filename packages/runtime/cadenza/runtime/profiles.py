@@ -1,7 +1,8 @@
 """Runner profiles: the job config's `profiles` section as Beam pipeline options.
 
 - `local`: Beam's embedded FnApiRunner (named outright: `DirectRunner` would first try
-  to download the Prism runner, which fails offline).
+  to download the Prism runner, which fails offline), as `local_runner.LocalRunner`,
+  whose `--direct_running_mode=multi_processing` workers start as this interpreter did.
 - `dask`: Beam's DaskRunner on the `dask.distributed` scheduler at `scheduler`, one
   element per partition (`--dask_partition_size=1`) unless the options say otherwise:
   a media element is heavy work, and the runner's default of 128 elements per
@@ -30,7 +31,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from cadenza.core import ConfigError, JobConfig
 
-LOCAL_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
+LOCAL_RUNNER = "cadenza.runtime.local_runner.LocalRunner"
 DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
 DATAFLOW_RUNNER = "DataflowRunner"
 STREAMING_LOCAL_RUNNER = "apache_beam.runners.direct.direct_runner.BundleBasedDirectRunner"
