@@ -76,6 +76,25 @@ def test_duplicate_names():
         Dag.build([job("abc"), job("abc")])
 
 
+def test_two_jobs_writing_the_same_files_are_refused_naming_both():
+    with pytest.raises(DagError) as err:
+        Dag.build(
+            [
+                job("normalize", writes=["/data/normalized"]),
+                job(
+                    "loudness",
+                    ["normalize"],
+                    reads=["/data/normalized"],
+                    writes=["/data/normalized/"],
+                ),
+            ]
+        )
+    assert str(err.value) == (
+        "data.outputs /data/normalized/* is written by 'loudness', 'normalize': each job "
+        "needs outputs of its own (another location or suffix)"
+    )
+
+
 def test_mismatched_data_location_names_both_sides():
     with pytest.raises(DagError) as err:
         Dag.build(

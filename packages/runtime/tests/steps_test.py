@@ -110,6 +110,34 @@ def test_existing_outputs_skip_unless_forced_or_older_version(tmp_path):
         assert_that(elements(out["main"], "M"), equal_to(["done", "old", "new"]), label="work")
 
 
+def test_outputs_another_job_wrote_are_dead_lettered_naming_it(tmp_path):
+    """Two jobs writing the same files: the outputs are not this job's work, and
+    skipping would pass over every element without a word."""
+    config = make_config(tmp_path)
+    (tmp_path / "out").mkdir()
+    for element, job in (("theirs", "normalize"), ("mine", "describe")):
+        for suffix in (".json", ".bin"):
+            (tmp_path / "out" / f"{element}{suffix}").write_text("x")
+            (tmp_path / "out" / f"{element}{suffix}.provenance.json").write_text(
+                f'{{"job": "{job}"}}'
+            )
+    messages = [Message(element="theirs"), Message(element="mine")]
+    with pipeline() as p:
+        out = p | beam.Create(messages) | SkipExistingOutputs(config)
+        assert_that(
+            outcomes(out[PUBLISH], "P"),
+            equal_to([("mine", Outcome.SKIPPED_OUTPUT_EXISTS)]),
+            label="skipped",
+        )
+        dead = out[DEAD_LETTER] | beam.Map(lambda d: (d.element, d.stage, d.reason))
+        reason = (
+            f"output report ({tmp_path}/out) exists, written by job 'normalize': two jobs "
+            "write the same files (check this job's data.outputs locations, and the "
+            "variables they come from)"
+        )
+        assert_that(dead, equal_to([("theirs", "outputs", reason)]), label="dead")
+
+
 def test_missing_inputs_are_dead_lettered_with_the_path(tmp_path):
     config = make_config(tmp_path)
     put_input(tmp_path, "here")

@@ -65,6 +65,7 @@ class Dag:
         if cycle:
             raise DagError("cycle in the DAG: " + " -> ".join(cycle))
         problems = [p for name in sorted(jobs) for p in dag._data_mismatches(name)]
+        problems += dag._shared_outputs()
         if problems:
             raise DagError("\n".join(problems))
         return dag
@@ -110,6 +111,20 @@ class Dag:
                     f"of upstream {parent_name!r} ({offered or 'none'})"
                 )
         return problems
+
+    def _shared_outputs(self) -> list[str]:
+        """Files two jobs would both write: each would take the other's outputs for its
+        own work done, and skip."""
+        writers: dict[tuple[str, str], list[str]] = {}
+        for name in sorted(self.jobs):
+            for d in self.jobs[name].data.outputs:
+                writers.setdefault((d.location.rstrip("/"), d.suffix), []).append(name)
+        return [
+            f"data.outputs {location}/*{suffix} is written by {', '.join(map(repr, names))}: "
+            "each job needs outputs of its own (another location or suffix)"
+            for (location, suffix), names in sorted(writers.items())
+            if len(set(names)) > 1
+        ]
 
     def parents(self, name: str) -> tuple[str, ...]:
         return tuple(sorted(self._job(name).upstream))

@@ -1,11 +1,14 @@
 """Steps 5-6: skip messages whose outputs exist (unless forced); require the inputs
 (or, bottom-up, ask the parents for them: lifecycle/bottom_up.py).
 
-Outputs written by this very message (their provenance names its id: an earlier
-delivery wrote them, then the job stopped before acknowledging) are its own work: it
-is audited `processed`, as the first delivery would have been, not `skipped`. Either
-way the message goes on with the payload the logic returned with those outputs (kept
-in their provenance), as it would had the logic run now. A forced message always runs:
+Outputs another job wrote (their provenance names it) are not this job's work: the
+message is dead-lettered, naming that job (two jobs writing the same files would
+otherwise skip every element, silently). Outputs written by this very message (their
+provenance names its id: an earlier delivery wrote them, then the job stopped before
+acknowledging) are its own work: it is audited `processed`, as the first delivery
+would have been, not `skipped`. Either way the message goes on with the payload the
+logic returned with those outputs (kept in their provenance), as it would had the logic
+run now. A forced message always runs:
 its id alone cannot tell a redelivery from the same message sent again (ids derived
 from an upload or a parent's message repeat), and force must redo the work.
 
@@ -140,6 +143,16 @@ class _BundleChecksFn(beam.DoFn):
         return self._checks.exists(path)
 
 
+def _foreign(config: JobConfig, written: dict) -> str:
+    """Why an element whose outputs another job wrote is dead-lettered."""
+    checked = next(loc for loc in config.data.outputs if not loc.skip_existence_check)
+    return (
+        f"output {checked.name} ({checked.location}) exists, written by job "
+        f"{written['job']!r}: two jobs write the same files (check this job's "
+        "data.outputs locations, and the variables they come from)"
+    )
+
+
 class _SkipExistingFn(_BundleChecksFn):
     def __init__(self, config: JobConfig, event_ledger: str | None = None):
         super().__init__(config)
@@ -152,6 +165,13 @@ class _SkipExistingFn(_BundleChecksFn):
         written = output_provenance(self._config, message.element)
         own = bool(message.message_id) and written.get("message_id") == message.message_id
         job = self._config.job_name
+        if written.get("job") not in (None, job):  # not this job's work: nothing is done
+            count(job, "dead_letter_outputs")
+            yield beam.pvalue.TaggedOutput(
+                DEAD_LETTER,
+                DeadLetter.for_message(job, "outputs", message, _foreign(self._config, written)),
+            )
+            return
         if own and self._ledger and event_published(self._ledger, child_message_id(job, message)):
             count(job, "duplicate_messages")  # sent twice: the first's event went out
             LOGGER.info(
