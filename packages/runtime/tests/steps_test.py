@@ -355,7 +355,9 @@ def test_write_outputs_with_provenance_and_write_failures(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "copy", ["text", {"not json": b"bytes"}, pathlib.Path("/no/such/file")], ids=repr
+    "copy",
+    ["text", {"not json": b"bytes"}, {"rms": float("-inf")}, [float("nan")], pathlib.Path("/no")],
+    ids=repr,
 )
 def test_content_that_cannot_be_written_writes_no_output(tmp_path, copy):
     """All of a message's outputs are converted before the first is written: a bad one
@@ -370,6 +372,17 @@ def test_content_that_cannot_be_written_writes_no_output(tmp_path, copy):
         out = p | beam.Create([item]) | WriteOutputs(config)
         assert_that(reasons(out[DEAD_LETTER], "R"), equal_to([("write", "writing outputs failed")]))
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_nan_or_infinity_in_json_content_is_refused_naming_the_output():
+    from cadenza.runtime.lifecycle.writing import output_content
+
+    with pytest.raises(ValueError) as err:
+        output_content("report", {"rms": float("-inf")})
+    assert str(err.value) == (
+        "output 'report': Out of range float values are not JSON compliant: "
+        "JSON has no NaN or infinity (return None, or a string)"
+    )
 
 
 @pytest.mark.parametrize("bad", [42, None])

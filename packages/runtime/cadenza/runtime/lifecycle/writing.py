@@ -38,12 +38,18 @@ from cadenza.runtime.storage import (
 
 def output_content(name: str, content) -> bytes | pathlib.Path:
     """Output content as written: bytes as they are, dict/list as JSON (keys sorted, one
-    line: indenting would cost more than the rest of the write), a Path as the file to
-    copy (never read whole into memory)."""
+    line: indenting would cost more than the rest of the write; NaN or an infinity is a
+    ValueError naming the output), a Path as the file to copy (never read whole into
+    memory)."""
     if isinstance(content, bytes | bytearray):
         return bytes(content)
     if isinstance(content, dict | list):
-        return (json.dumps(content, sort_keys=True) + "\n").encode()
+        try:  # NaN and infinities are not JSON: readers would refuse the file
+            return (json.dumps(content, sort_keys=True, allow_nan=False) + "\n").encode()
+        except ValueError as err:
+            raise ValueError(
+                f"output {name!r}: {err}: JSON has no NaN or infinity (return None, or a string)"
+            ) from None
     if isinstance(content, pathlib.Path):
         if not content.is_file():
             raise FileNotFoundError(f"output {name!r}: {content} is not a file")
