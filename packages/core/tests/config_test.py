@@ -57,6 +57,23 @@ def test_full_config_with_environment():
     assert config.reprocess_on_version_change is True
 
 
+@pytest.mark.parametrize("env", [{}, None], ids=["with an environment", "as a template"])
+def test_a_placeholder_that_is_not_one_is_named(env):
+    text = (
+        "job_name: loudness\n"
+        "data: {outputs: [{name: rms, location: '${LOUDNESS_OUTPUT:-.cadenza/out/loudness'}]}\n"
+        "dead_letter: {location: '${9LIVES}/dead'}\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        parse_job_config(text, source="job.yaml", env=env)
+    assert str(err.value).splitlines() == [
+        "job.yaml: data.outputs[0].location: '${LOUDNESS_OUTPUT:-.cadenza/out/loudness': not a "
+        "placeholder: write ${VAR} or ${VAR:-default}",
+        "job.yaml: dead_letter.location: '${9LIVES}/dead': not a placeholder: write ${VAR} or "
+        "${VAR:-default}",
+    ]
+
+
 def test_defaults_fill_the_default_env_value():
     config = load("valid_full.yaml", env={"PROJECT": "p"})
     assert config.data.inputs[0].location == "gs://uploads/normalized"

@@ -457,6 +457,23 @@ def substitute(value, env: Mapping[str, str], path: str = "", missing: list | No
     return value
 
 
+def malformed_placeholders(value, path: str = "") -> list[tuple[str, str]]:
+    """(key, problem) for each string holding a `${` that starts no placeholder (an
+    unclosed `${VAR:-default`, a bad name), which would otherwise be taken as text."""
+    if isinstance(value, str):
+        rest = PLACEHOLDER.sub("", value)
+        if "${" not in rest:
+            return []
+        start = rest.index("${")
+        shown = rest[start : start + 40]
+        return [(path, f"{shown!r}: not a placeholder: write ${{VAR}} or ${{VAR:-default}}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in malformed_placeholders(v, _join(path, i))]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in malformed_placeholders(v, _join(path, k))]
+    return []
+
+
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
@@ -731,6 +748,9 @@ def parse_job_config(
         )
     if isinstance(version, int) and not isinstance(version, bool):
         raw["version"] = str(version)
+    malformed = malformed_placeholders(raw)
+    if malformed:
+        _raise_problems(source, malformed)
     if env is not None:
         missing: list = []
         raw = substitute(raw, env, "", missing)
