@@ -74,6 +74,33 @@ def test_a_placeholder_that_is_not_one_is_named(env):
     ]
 
 
+def test_a_job_that_would_read_its_own_outputs_is_refused():
+    text = (
+        "job_name: rms-root\n"
+        "events: {inputs: [{type: listing, location: /data/same/}]}\n"
+        "data:\n"
+        "  inputs: [{name: audio, location: /data/same}]\n"
+        "  outputs: [{name: rms, location: /data/same, suffix: .json}]\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        parse_job_config(text, source="job.yaml", env={})
+    assert str(err.value).splitlines() == [
+        "job.yaml: events.inputs[0]: the listing of /data/same/ takes in this job's own "
+        "outputs (data.outputs[0] writes /data/same/<id>.json): each run would process them "
+        "again; give the outputs another location, or the listing a suffix they do not end with"
+    ]
+    same_files = text.replace(
+        "location: /data/same}]\n  outputs", "location: /data/same, suffix: .json}]\n  outputs"
+    )
+    same_files = same_files.replace("location: /data/same/}", "location: /data/in}")
+    with pytest.raises(
+        ConfigError, match=r"data.inputs\[0\]: reads the files data.outputs\[0\] writes"
+    ):
+        parse_job_config(same_files, source="job.yaml", env={})
+    fine = text.replace("location: /data/same/}", "location: /data/same, suffix: .wav}")
+    assert parse_job_config(fine, env={}).job_name == "rms-root"
+
+
 def test_defaults_fill_the_default_env_value():
     config = load("valid_full.yaml", env={"PROJECT": "p"})
     assert config.data.inputs[0].location == "gs://uploads/normalized"

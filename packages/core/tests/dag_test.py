@@ -81,16 +81,12 @@ def test_two_jobs_writing_the_same_files_are_refused_naming_both():
         Dag.build(
             [
                 job("normalize", writes=["/data/normalized"]),
-                job(
-                    "loudness",
-                    ["normalize"],
-                    reads=["/data/normalized"],
-                    writes=["/data/normalized/"],
-                ),
+                job("loudness", ["normalize"], reads=["/data/normalized"], writes=["/data/levels"]),
+                job("levels", writes=["/data/levels/"]),
             ]
         )
     assert str(err.value) == (
-        "data.outputs /data/normalized/* is written by 'loudness', 'normalize': each job "
+        "data.outputs /data/levels/* is written by 'levels', 'loudness': each job "
         "needs outputs of its own (another location or suffix)"
     )
 

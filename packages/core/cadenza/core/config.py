@@ -638,6 +638,37 @@ def _execution_problems(execution: ExecutionConfig) -> list[tuple[str, str]]:
     return problems
 
 
+def _own_outputs_read(config: JobConfig) -> list[tuple[str, str]]:
+    """A listing or a data input that would take the job's own outputs as its input."""
+    outputs = [(j, o.location.rstrip("/"), o.suffix) for j, o in enumerate(config.data.outputs)]
+    problems = []
+    for i, event_input in enumerate(config.events.inputs):
+        if not isinstance(event_input, ListingInput):
+            continue
+        for j, location, suffix in outputs:
+            if event_input.location.rstrip("/") == location and suffix.endswith(event_input.suffix):
+                problems.append(
+                    (
+                        f"events.inputs[{i}]",
+                        f"the listing of {event_input.location} takes in this job's own outputs "
+                        f"(data.outputs[{j}] writes {location}/<id>{suffix}): each run would "
+                        "process them again; give the outputs another location, or the "
+                        "listing a suffix they do not end with",
+                    )
+                )
+    for i, data_input in enumerate(config.data.inputs):
+        for j, location, suffix in outputs:
+            if data_input.location.rstrip("/") == location and data_input.suffix == suffix:
+                problems.append(
+                    (
+                        f"data.inputs[{i}]",
+                        f"reads the files data.outputs[{j}] writes ({location}/<id>{suffix}): "
+                        "a job's outputs cannot be its inputs",
+                    )
+                )
+    return problems
+
+
 def _check_semantics(config: JobConfig, templated: bool = False) -> list[tuple[str, str]]:
     name_problem = None if _is_placeholder(config.job_name) else job_name_problem(config.job_name)
     problems = [("job_name", name_problem)] if name_problem else []
@@ -702,6 +733,7 @@ def _check_semantics(config: JobConfig, templated: bool = False) -> list[tuple[s
                     f"{profile.sdk_base_image!r}",
                 )
             )
+    problems += _own_outputs_read(config)
     if config.job_name in config.upstream:
         problems.append(("upstream", f"{config.job_name!r} cannot be its own upstream"))
     repeated = sorted({p for p in config.upstream if config.upstream.count(p) > 1})
