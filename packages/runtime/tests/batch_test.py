@@ -382,6 +382,21 @@ def test_the_local_runner_in_worker_processes_runs_every_element(tmp_path):
     ]
 
 
+def test_the_workers_image_pinned_by_digest_is_in_every_outputs_provenance(tmp_path):
+    config = make_config(tmp_path)
+    put_input(tmp_path, "e1", "content")
+    digest = "sha256:" + "ab" * 32
+    image = ["--sdk_container_image=registry.example/jobs/describe@" + digest]
+    run_batch(config, Describe(), elements=["e1"], runs_root=str(tmp_path / "r1"), extra_args=image)
+    assert read_provenance(str(tmp_path / "out" / "e1.json"))["image_digest"] == digest
+    put_input(tmp_path, "e2", "content")
+    tagged = ["--sdk_container_image=registry.example/jobs/describe:latest"]
+    run_batch(
+        config, Describe(), elements=["e2"], runs_root=str(tmp_path / "r2"), extra_args=tagged
+    )
+    assert read_provenance(str(tmp_path / "out" / "e2.json"))["image_digest"] is None
+
+
 @pytest.fixture
 def dask_cluster(tmp_path):
     """A real dask.distributed scheduler and two workers on 127.0.0.1."""

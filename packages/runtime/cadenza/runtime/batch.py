@@ -51,7 +51,7 @@ from cadenza.runtime.batch_records import RecordResults
 from cadenza.runtime.deadletters import dead_letter_folder
 from cadenza.runtime.lifecycle import FusedLifecycle, Lifecycle, Routed
 from cadenza.runtime.lifecycle.records import DEAD_LETTER, FINISHED, PUBLISH
-from cadenza.runtime.profiles import pipeline_options
+from cadenza.runtime.profiles import image_digest, pipeline_options
 from cadenza.runtime.pubsub_names import full_path, project_for
 from cadenza.runtime.storage import PROVENANCE_SUFFIX, is_local, list_folder
 from cadenza.runtime.streaming.topology import check_exists
@@ -261,7 +261,11 @@ def run_batch(
         check_exists((), (topic,), doing="run the batch (its dead-letter topic)")
     with beam.Pipeline(options=options) as pipeline:
         events_in = pipeline | "Events" >> beam.Create(events, reshuffle=False)
-        settings = {"sync_per_bundle": True, "ids_key": ids_key}
+        settings = {
+            "sync_per_bundle": True,
+            "ids_key": ids_key,
+            "image_digest": image_digest(options),
+        }
         if fused:
             routed = events_in | FusedLifecycle(config, logic, **settings)
         else:

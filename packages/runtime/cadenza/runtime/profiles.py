@@ -145,3 +145,13 @@ def _beam_parser() -> argparse.ArgumentParser:
     parsers = []
     PipelineOptions([]).get_all_options(add_extra_args_fn=parsers.append)
     return parsers[0]
+
+
+def image_digest(options: PipelineOptions) -> str | None:
+    """The digest of the workers' image: `--sdk_container_image` when pinned by digest
+    (NAME@sha256:...), as Dataflow deploys run it; else None."""
+    from apache_beam.options.pipeline_options import WorkerOptions
+
+    image = options.view_as(WorkerOptions).sdk_container_image or ""
+    _, at, digest = image.partition("@")
+    return digest if at and digest.startswith("sha256:") else None

@@ -56,6 +56,7 @@ class Lifecycle(beam.PTransform):
     bundle instead of an fsync per file (lifecycle/writing.py).
     `ids_key` (batch runs) makes `str` events element ids, each its own message, with
     an id derived from the key and the element (lifecycle/decoding.py).
+    `image_digest` (the workers' image, when pinned) goes into each output's provenance.
     `event_ledger` (streaming) finishes a message sent twice without publishing its
     event again (lifecycle/existence.py).
     """
@@ -70,11 +71,12 @@ class Lifecycle(beam.PTransform):
         sync_per_bundle: bool = False,
         ids_key: str | None = None,
         event_ledger: str | None = None,
+        image_digest: str | None = None,
     ):
         super().__init__()
         self._config, self._logic, self._shared = config, logic, shared_logic
         self._ask, self._per_bundle, self._ids_key = ask_parents, sync_per_bundle, ids_key
-        self._ledger = event_ledger
+        self._ledger, self._image_digest = event_ledger, image_digest
 
     def steps(self) -> list[tuple[str, Step]]:
         """(label, step) in the order they run."""
@@ -87,7 +89,7 @@ class Lifecycle(beam.PTransform):
             ("SkipExisting", SkipExistingOutputs(config, self._ledger)),
             ("RequireInputs", RequireInputs(config, self._ask)),
             ("Logic", RunLogic(config, self._logic, shared=self._shared)),
-            ("Write", WriteOutputs(config, self._per_bundle)),
+            ("Write", WriteOutputs(config, self._per_bundle, self._image_digest)),
         ]
 
     def expand(self, events):

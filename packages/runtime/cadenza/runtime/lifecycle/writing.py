@@ -59,10 +59,14 @@ def output_content(name: str, content) -> bytes | pathlib.Path:
     )
 
 
-def provenance(config: JobConfig, message, input_digests: dict, payload=None) -> dict:
+def provenance(
+    config: JobConfig, message, input_digests: dict, payload=None, image_digest=None
+) -> dict:
     """What an output records of how it was made. `payload`, the one the logic returned
     for the message's children, is kept too (base64), so that a redelivery after a
-    crash between the write and the publish sends the children the same message."""
+    crash between the write and the publish sends the children the same message.
+    `image_digest`: the workers' image (from `--sdk_container_image` pinned by digest),
+    else $CADENZA_IMAGE_DIGEST, else None."""
     record = {
         "job": config.job_name,
         "job_version": config.version,
@@ -70,7 +74,7 @@ def provenance(config: JobConfig, message, input_digests: dict, payload=None) ->
         "trace_id": message.trace_id,
         "message_id": message.message_id,
         "inputs": input_digests,
-        "image_digest": os.environ.get("CADENZA_IMAGE_DIGEST"),
+        "image_digest": image_digest or os.environ.get("CADENZA_IMAGE_DIGEST"),
         "written_at": dt.datetime.now(dt.UTC).isoformat(),
     }
     if payload is not None:
@@ -89,8 +93,9 @@ def _stored_digest(loc, element: str) -> str:
 
 
 class _WriteFn(beam.DoFn):
-    def __init__(self, config: JobConfig, sync_per_bundle: bool = False):
+    def __init__(self, config: JobConfig, sync_per_bundle: bool = False, image_digest=None):
         self._config, self._per_bundle = config, sync_per_bundle
+        self._image_digest = image_digest
         self._unsynced = False
 
     def start_bundle(self):
@@ -119,7 +124,7 @@ class _WriteFn(beam.DoFn):
                 for loc in config.data.inputs
                 if not loc.skip_existence_check
             }
-            record = provenance(config, message, inputs, result.payload)
+            record = provenance(config, message, inputs, result.payload, self._image_digest)
             replace = message.force or config.reprocess_on_version_change
             contents = [  # all of them first: content that cannot be written writes none
                 (loc.path_for(message.element), output_content(loc.name, result.outputs[loc.name]))
@@ -145,13 +150,16 @@ class _WriteFn(beam.DoFn):
 
 class WriteOutputs(Step):
     """Produced(message, Result) -> the message, audited `processed`, on the publish output.
-    `sync_per_bundle`: see the module docstring."""
+    `sync_per_bundle`: see the module docstring; `image_digest`: see `provenance`."""
 
     step_label, stage = "WriteOutputs", "write"
 
-    def __init__(self, config: JobConfig, sync_per_bundle: bool = False):
+    def __init__(
+        self, config: JobConfig, sync_per_bundle: bool = False, image_digest: str | None = None
+    ):
         super().__init__()
         self._config, self.job, self._per_bundle = config, config.job_name, sync_per_bundle
+        self._image_digest = image_digest
 
     def step_fn(self):
-        return _WriteFn(self._config, self._per_bundle)
+        return _WriteFn(self._config, self._per_bundle, self._image_digest)
