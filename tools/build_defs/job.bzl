@@ -21,7 +21,9 @@ Generates, for jobs/<name>/:
   :image_dataflow, :image_dataflow_push   the same on Beam's SDK image, for Dataflow
                  (manual: its base is imported by digest, see tools/image/base.py)
   :config_test   the config loads with the job's own params class, and the job is in
-                 the registry list (jobs/jobs.bzl)
+                 the registry list (jobs/jobs.bzl); it depends on :image_layers, the
+                 image's check that the job's third-party distributions are exactly its
+                 image_pypi_layer's, so `bazel test` fails on a mismatch too
   :<file>_test   one pytest target per *_test.py in the folder
   :job_config    the config, collected by //jobs:registry (the DAG registry)
   :lint_test     ruff and buildifier over the folder
@@ -31,7 +33,7 @@ Bad arguments fail when the BUILD file is loaded, with the reason.
 
 load("//jobs:jobs.bzl", "JOBS")
 load("//tools/build_defs:python.bzl", "lint_test", "pytest_tests")
-load("//tools/image:image.bzl", "cadenza_image")
+load("//tools/image:image.bzl", "cadenza_image", "image_layers_check")
 
 _RUNTIME = ["//packages/core", "//packages/runtime"]
 
@@ -150,9 +152,16 @@ def cadenza_job(
             "--module=" + module,
             "--registry=$(rootpath //jobs:registry)",
         ],
-        data = [config, "//jobs:registry"],
+        # :image_layers: the image's layer check, run by `bazel test` without the image
+        data = [config, "//jobs:registry", ":image_layers"],
         deps = [":lib", "//packages/devtools", "//tools/deploy:job_args"],
         size = "small",
+    )
+    image_layers_check(
+        name = "image_layers",
+        lib = ":lib",
+        job = name,
+        pypi_layer = image_pypi_layer,
     )
     cadenza_image(
         name = "image",

@@ -305,3 +305,21 @@ cadenza_image = rule(
         "_inspect_lib": attr.label(default = "//tools/image:image_lib"),
     },
 )
+
+def _image_layers_check_impl(ctx):
+    _check_pypi(ctx, [f.short_path for f in _pypi_files([ctx.attr.lib])])
+    checked = ctx.actions.declare_file(ctx.label.name + ".checked")
+    ctx.actions.write(checked, "%s fits %s\n" % (ctx.attr.lib.label, ctx.attr.pypi_layer.label))
+    return [DefaultInfo(files = depset([checked]))]
+
+image_layers_check = rule(
+    implementation = _image_layers_check_impl,
+    doc = ("The check `cadenza_image` makes at analysis time (the job's third-party " +
+           "distributions are exactly its pypi_layer's), without building the image: a " +
+           "test that depends on it fails `bazel test` on a mismatch."),
+    attrs = {
+        "lib": attr.label(mandatory = True),
+        "job": attr.string(mandatory = True),
+        "pypi_layer": attr.label(mandatory = True, providers = [CadenzaLayerInfo]),
+    },
+)
