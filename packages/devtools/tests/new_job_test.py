@@ -52,6 +52,10 @@ def test_a_child_job_is_listed_valid_in_the_dag_and_its_test_passes(root):
         'name = "loudness_report"'
         in (root / "jobs" / "loudness_report" / "BUILD.bazel").read_text()
     )
+    readme = (root / "jobs" / "loudness_report" / "README.md").read_text()
+    assert (
+        "NORMALIZE_OUTPUT=IN LOUDNESS_REPORT_OUTPUT=OUT bazel run //jobs/loudness_report" in readme
+    )
     dag = build_registry([root / "jobs" / n / "job.yaml" for n in ("normalize", "loudness_report")])
     assert dag.children("normalize") == ("loudness-report",)
     result = run_generated_test(root, "loudness_report")

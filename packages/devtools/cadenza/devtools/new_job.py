@@ -115,6 +115,19 @@ def test_job_writes_one_result_per_input(tmp_path, monkeypatch):
 '''
 
 
+_README = """# {name}
+
+{title}.
+
+    {variables}{env}_OUTPUT=OUT bazel run //jobs/{name}    # a batch run over IN's files
+    bazel test //jobs/{name}/...                              # its tests, lint, config check
+    bazel run //jobs/{name}:deploy -- --dry-run               # what deploying it would do
+
+Relative folders are taken from where you run bazel. Its logic is in pipeline.py; its
+inputs, outputs and profiles in job.yaml.
+"""
+
+
 def create_job(root: pathlib.Path, name: str, upstream: str | None = None) -> list[pathlib.Path]:
     """Writes the job's files under `root`/jobs/`name` and lists it in jobs.bzl."""
     if not _NAME.match(name):
@@ -169,8 +182,11 @@ def create_job(root: pathlib.Path, name: str, upstream: str | None = None) -> li
         "job.yaml": config,
         "pipeline.py": _PIPELINE.format(cls=cls, **fields),
         "pipeline_test.py": _TEST.format(suffix=suffix, input_env=input_env or "UNSET", **fields),
-        "README.md": f"# {name}\n\n{description[0].upper()}{description[1:]}.\n\n"
-        f"    bazel run //jobs/{name}\n",
+        "README.md": _README.format(
+            title=f"{description[0].upper()}{description[1:]}",
+            variables=f"{input_env}=IN " if input_env else "",
+            **fields,
+        ),
     }
     written = []
     for file_name, content in files.items():
