@@ -8,7 +8,7 @@ from google.cloud import pubsub_v1
 
 from cadenza.core import decode
 from cadenza.core.wiring import input_topic
-from cadenza.devtools import jobctl
+from cadenza.devtools import jobctl, registry
 from cadenza.devtools.emulators import apply_env, restore_env
 from cadenza.devtools.job_names import folder_name, job_name
 from cadenza.devtools.localstack import LocalStack
@@ -47,6 +47,34 @@ def test_send_needs_a_running_stack_and_sensible_flags(tmp_path, capsys):
     assert "is not running: deploy fingerprint first" in said()
 
 
+def test_with_the_registry_an_unknown_or_batch_only_job_is_named(tmp_path, capsys):
+    configs = []
+    for name, events in (
+        ("loudness", "{inputs: [{type: pubsub, subscription: loud}]}"),
+        ("audio-info", "{inputs: [{type: listing, location: /in}]}"),
+    ):
+        path = tmp_path / name / "job.yaml"
+        path.parent.mkdir()
+        path.write_text(
+            f"job_name: {name}\nevents: {events}\n"
+            f"data: {{outputs: [{{name: out, location: /out/{name}}}]}}\n"
+        )
+        configs.append(str(path))
+    registry_file = tmp_path / "registry.json"
+    assert registry.main(["--output", str(registry_file), *configs]) == 0
+    capsys.readouterr()
+    root = ["--stack-root", str(tmp_path / "stack"), "--registry", str(registry_file)]
+    assert jobctl.main([*root, "send", "loudnes", "x"]) == 2
+    said = " ".join(capsys.readouterr().out.split())
+    assert "send: no job 'loudnes' in the DAG; did you mean 'loudness'?" in said
+    assert jobctl.main([*root, "send", "audio_info", "x"]) == 2
+    said = " ".join(capsys.readouterr().out.split())
+    assert "audio_info runs in batch only (no Pub/Sub or upload input, no parent)" in said
+    assert "run it with bazel run //jobs/audio_info" in said
+    assert jobctl.main([*root, "send", "loudness", "x"]) == 1  # known: then the stack
+    assert "is not running: deploy loudness first" in " ".join(capsys.readouterr().out.split())
+
+
 def test_a_job_is_named_by_its_folder_or_its_job_name():
     assert job_name("audio_info") == job_name("audio-info") == "audio-info"
     assert folder_name("audio-info") == folder_name("audio_info") == "audio_info"
@@ -64,8 +92,7 @@ def test_send_by_folder_reaches_the_jobs_input_topic(tmp_path, capsys):
         # not deployed (audio-info cannot be: it has no streaming input)
         assert jobctl.main(["--stack-root", str(stack.root), "send", "audio-info", "x"]) == 1
         out = " ".join(capsys.readouterr().out.split())
-        assert "deploy audio-info first" in out
-        assert "run it in batch with bazel run //jobs/audio_info)" in out
+        assert "deploy audio-info first (bazel run //jobs/audio_info:deploy)" in out
         publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
         topic = publisher.topic_path(state.project, input_topic("audio-info"))
         subscription = subscriber.subscription_path(state.project, "watch-audio-info")

@@ -74,6 +74,7 @@ def test_a_root_job_works_too(root):
         ("Bad-Name", None, "use lower_snake_case"),
         ("normalize", None, "already exists"),
         ("child", "nowhere", "no jobs/nowhere/job.yaml"),
+        ("child", "normalise", "no jobs/normalise/job.yaml; did you mean 'normalize'?"),
         ("ab", None, "job_name 'ab': expected 3-63 characters"),
         ("x_", None, "job_name 'x-': expected 3-63 characters"),
     ],

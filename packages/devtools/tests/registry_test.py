@@ -236,6 +236,8 @@ def test_a_job_that_cannot_stream_is_drawn_batch_only_without_subscriptions(tmp_
     tree = " ".join(capsys.readouterr().out.split())
     assert "batch only: never deployed" in tree
     assert "cadenza-audio-info-in" not in tree and "reads:" not in tree
+    assert "(1 job)" in tree and "events: each batch run's events/ folder" in tree
+    assert "publishes:" not in tree
     assert graph.main(["--registry", str(output), "--job", "watcher"]) == 0
     tree = " ".join(capsys.readouterr().out.split())
     assert "reads: cadenza-watcher-in <- cadenza-watcher-in" in tree

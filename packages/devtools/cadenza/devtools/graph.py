@@ -61,8 +61,11 @@ def describe(dag: Dag, plan: WiringPlan, name: str) -> list[str]:
             lines.append(f"batch: ids from {event_input.path}")
         elif isinstance(event_input, PubSubInput):
             pass  # shown with the subscriptions
-    extra = [o.topic for o in config.events.outputs]
-    lines.append(f"publishes: {', '.join([output_topic(name), *extra])}")
+    if can_stream(config):
+        extra = [o.topic for o in config.events.outputs]
+        lines.append(f"publishes: {', '.join([output_topic(name), *extra])}")
+    else:  # batch runs write their children's messages to files
+        lines.append("events: each batch run's events/ folder")
     for data in config.data.outputs:
         lines.append(f"writes {data.name}: {data.location}/<id>{data.suffix}")
     return lines
@@ -73,7 +76,8 @@ def rich_tree(dag: Dag, job: str | None = None) -> Tree:
     plan = plan_wiring(dag)
     names = select(dag, job)
     title = "Cadenza DAG" + (f": {job} with its ancestors and descendants" if job else "")
-    root = Tree(f"[bold]{escape(title)}[/bold] ({len(names)} jobs)")
+    count = f"{len(names)} job" + ("" if len(names) == 1 else "s")
+    root = Tree(f"[bold]{escape(title)}[/bold] ({count})")
     drawn: set[str] = set()
 
     def add(branch: Tree, name: str) -> None:

@@ -1,5 +1,4 @@
-"""`bazel run //tools:job -- COMMAND`: status, stop, logs, stack, upload, ls, send, provenance,
-cat.
+"""`bazel run //tools:job -- COMMAND`: the jobs deployed on the local stack, and its files.
 
 Manages what `bazel run //jobs/<job>:deploy` started on the local stack, from the
 directory bazel is run in (`.cadenza/jobs/`, `.cadenza/stack/`):
@@ -30,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import difflib
 import pathlib
 import re
 import sys
@@ -42,14 +42,21 @@ from rich.markup import escape
 from rich.table import Table
 
 from cadenza.core import Message, Recipients, encode
+from cadenza.core.event_kinds import can_stream
 from cadenza.core.wiring import input_topic
 from cadenza.devtools.job_names import folder_name, job_name
 from cadenza.devtools.localjobs import STOP_TIMEOUT_S, JobError, LocalJobs, tail
 from cadenza.devtools.localstack import LocalStack, working_directory
+from cadenza.devtools.registry import read_registry
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="bazel run //tools:job --",
+        description=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--registry", help="the DAG registry (given by bazel run)")
     parser.add_argument("--jobs-root", type=pathlib.Path, help="default .cadenza/jobs")
     parser.add_argument("--stack-root", type=pathlib.Path, help="default .cadenza/stack")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -295,6 +302,26 @@ def outgoing_message(args, element: str) -> Message:
     return Message.new(element, ping=args.ping, force=args.force, recipients=recipients)
 
 
+def _not_sendable(args) -> str | None:
+    """Why `args.job` cannot take messages, from the registry: no such job (with the
+    closest name), or a job that runs in batch only; None when it can, or unknown."""
+    if not args.registry:
+        return None
+    dag = read_registry(args.registry)
+    name = job_name(args.job)
+    if name not in dag.jobs:
+        close = difflib.get_close_matches(name, list(dag.jobs), n=1)
+        hint = f"; did you mean {folder_name(close[0])!r}?" if close else ""
+        return f"no job {args.job!r} in the DAG{hint}"
+    if not can_stream(dag.jobs[name]):
+        return (
+            f"{args.job} runs in batch only (no Pub/Sub or upload input, no parent): it is "
+            f"never deployed, so nothing reads messages sent to it; run it with "
+            f"bazel run //jobs/{folder_name(args.job)}"
+        )
+    return None
+
+
 def _send(stack: LocalStack, args, console: Console) -> int:
     from google.cloud import pubsub_v1
 
@@ -302,6 +329,10 @@ def _send(stack: LocalStack, args, console: Console) -> int:
 
     if args.trigger_children and not args.bottom_up:
         console.print("[red]send:[/red] --trigger-children goes with --bottom-up")
+        return 2
+    problem = _not_sendable(args)
+    if problem:
+        console.print(f"[red]send:[/red] {escape(problem)}")
         return 2
     state = stack.status()
     if state is None:
@@ -321,9 +352,7 @@ def _send(stack: LocalStack, args, console: Console) -> int:
         except NotFound:
             console.print(
                 f"[red]send:[/red] no topic {escape(topic)}: deploy {escape(args.job)} first "
-                f"(bazel run //jobs/{escape(folder_name(args.job))}:deploy; a job without a "
-                "streaming input is not deployed: run it in batch with "
-                f"bazel run //jobs/{escape(folder_name(args.job))})"
+                f"(bazel run //jobs/{escape(folder_name(args.job))}:deploy)"
             )
             return 1
         console.print(

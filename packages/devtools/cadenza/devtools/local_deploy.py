@@ -111,7 +111,8 @@ def unread_parent_outputs(config: JobConfig, jobs: LocalJobs, base: pathlib.Path
             continue
         warnings.append(
             f"{config.job_name} reads its data inputs from {', '.join(inputs)}, but the "
-            f"deployed {parent} writes to {', '.join(state.outputs)}: each of its events "
+            f"deployed {parent} writes to {', '.join(sorted(set(state.outputs)))}: each of "
+            "its events "
             "would be dead-lettered here (data input missing). Give both jobs the same "
             "location (the variables their job.yaml files name) and deploy again"
         )

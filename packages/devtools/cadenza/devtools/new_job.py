@@ -11,6 +11,7 @@ that would not fit the DAG with the jobs already there (e.g. a Pub/Sub name clas
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import pathlib
 import re
@@ -149,7 +150,9 @@ def create_job(root: pathlib.Path, name: str, upstream: str | None = None) -> li
         upstream = folder_name(upstream)  # the parent's job_name works too
         parent_dir = jobs / upstream
         if not (parent_dir / "job.yaml").exists():
-            raise ValueError(f"--upstream {upstream}: no jobs/{upstream}/job.yaml")
+            close = difflib.get_close_matches(upstream, names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"--upstream {upstream}: no jobs/{upstream}/job.yaml{hint}")
         parent = load_job_config(parent_dir / "job.yaml")
         if not parent.data.outputs:
             raise ValueError(f"--upstream {upstream}: it declares no data outputs to read")
