@@ -101,6 +101,18 @@ def test_a_job_that_would_read_its_own_outputs_is_refused():
     assert parse_job_config(fine, env={}).job_name == "rms-root"
 
 
+def test_a_suffix_without_its_dot_is_refused_with_the_dotted_one():
+    text = "job_name: loudness\ndata: {outputs: [{name: rms, location: /out, suffix: json}]}\n"
+    with pytest.raises(ConfigError) as err:
+        parse_job_config(text, source="job.yaml", env={})
+    assert str(err.value) == (
+        "job.yaml: data.outputs[0].suffix: 'json' is glued to the id (<id>json); "
+        "did you mean '.json'?"
+    )
+    dotted = parse_job_config(text.replace("suffix: json", "suffix: _rms.json"), env={})
+    assert dotted.data.outputs[0].path_for("a") == "/out/a_rms.json"
+
+
 def test_defaults_fill_the_default_env_value():
     config = load("valid_full.yaml", env={"PROJECT": "p"})
     assert config.data.inputs[0].location == "gs://uploads/normalized"

@@ -60,6 +60,9 @@ PUBSUB_NAME = {
     for kind in ("topic", "subscription")
 }
 
+# a suffix that looks like an extension missing its dot (`json`): files `<id>json`
+_BARE_EXTENSION = re.compile(r"^[A-Za-z0-9]{1,5}$")
+
 _TEMPLATE_MODE = contextvars.ContextVar("template_mode", default=False)
 
 
@@ -694,6 +697,14 @@ def _check_semantics(config: JobConfig, templated: bool = False) -> list[tuple[s
             seen.add(loc.name)
             if not loc.location:
                 problems.append((f"data.{section}[{i}].location", "must not be empty"))
+            if _BARE_EXTENSION.match(loc.suffix):
+                problems.append(
+                    (
+                        f"data.{section}[{i}].suffix",
+                        f"{loc.suffix!r} is glued to the id (<id>{loc.suffix}); "
+                        f"did you mean '.{loc.suffix}'?",
+                    )
+                )
     for name, profile in config.profiles.items():
         if name not in PROFILE_NAMES:
             problems.append(
