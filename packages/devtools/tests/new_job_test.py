@@ -87,6 +87,14 @@ def test_bad_requests_are_refused_and_change_nothing(root, name, upstream, probl
     assert name == "normalize" or not (root / "jobs" / name).exists()
 
 
+def test_outside_the_repository_root_it_says_where_to_run_it(tmp_path):
+    with pytest.raises(
+        ValueError, match=r"is not the repository's root \(it has no jobs/jobs\.bzl\)"
+    ):
+        create_job(tmp_path, "loudness")
+    assert not (tmp_path / "jobs").exists()
+
+
 def test_a_job_that_would_break_the_registry_is_refused(root):
     listing = root / "jobs" / "jobs.bzl"
     listing.write_text(

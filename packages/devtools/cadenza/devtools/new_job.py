@@ -138,6 +138,11 @@ def create_job(root: pathlib.Path, name: str, upstream: str | None = None) -> li
         raise ValueError(f"job name {name!r}: its job_name {name.replace('_', '-')!r}: {problem}")
     jobs = root / "jobs"
     listing = jobs / "jobs.bzl"
+    if not listing.is_file():
+        raise ValueError(
+            f"{root.resolve()} is not the repository's root (it has no jobs/jobs.bzl): "
+            "use bazel run //tools:new_job -- NAME, or run this from the root"
+        )
     text = listing.read_text()
     names = re.findall(r'^\s+"([a-z0-9_]+)",$', text, flags=re.M)
     folder = jobs / name
