@@ -379,7 +379,8 @@ def test_a_bad_flag_is_refused_before_a_running_job_is_stopped(tmp_path, monkeyp
         state = dict(job="tinyjob", pid=process.pid, module="tinyjob.pipeline", command=[])
         state |= dict(cwd=str(tmp_path), log=str(jobs.log_path("tinyjob")), started_at=0.0)
         (jobs.folder("tinyjob") / "job.json").write_text(json.dumps(state))
-        assert jobs.state("tinyjob").running
+        # until the child has exec'd, /proc/<pid>/cmdline is still this process's
+        wait_for(lambda: jobs.state("tinyjob").running, "the stand-in job to start", timeout_s=30)
         out = console()
         code = _deploy(config, tmp_path, out, restart=True, extra_args=["--bogus_flag=1"])
         said = " ".join(out.file.getvalue().split())
