@@ -62,15 +62,13 @@ def test_a_placeholder_that_is_not_one_is_named(env):
     text = (
         "job_name: loudness\n"
         "data: {outputs: [{name: rms, location: '${LOUDNESS_OUTPUT:-.cadenza/out/loudness'}]}\n"
-        "dead_letter: {location: '${9LIVES}/dead'}\n"
+        "params: {name_format: '${track:03d}', note: 'costs ${5}'}\n"
     )
     with pytest.raises(ConfigError) as err:
         parse_job_config(text, source="job.yaml", env=env)
-    assert str(err.value).splitlines() == [
-        "job.yaml: data.outputs[0].location: '${LOUDNESS_OUTPUT:-.cadenza/out/loudness': not a "
-        "placeholder: write ${VAR} or ${VAR:-default}",
-        "job.yaml: dead_letter.location: '${9LIVES}/dead': not a placeholder: write ${VAR} or "
-        "${VAR:-default}",
+    assert str(err.value).splitlines() == [  # the params' ${...} text is left alone
+        "job.yaml: data.outputs[0].location: '${LOUDNESS_OUTPUT:-.cadenza/out/loudness': a "
+        "placeholder without its closing '}'",
     ]
 
 
@@ -111,6 +109,9 @@ def test_a_suffix_without_its_dot_is_refused_with_the_dotted_one():
     )
     dotted = parse_job_config(text.replace("suffix: json", "suffix: _rms.json"), env={})
     assert dotted.data.outputs[0].path_for("a") == "/out/a_rms.json"
+    for glued in ("v2", "L", "2"):  # <id>v2, a channel's <id>L: not extensions
+        config = parse_job_config(text.replace("suffix: json", f"suffix: '{glued}'"), env={})
+        assert config.data.outputs[0].suffix == glued
 
 
 def test_defaults_fill_the_default_env_value():

@@ -177,7 +177,6 @@ def each_format(element: bytes) -> list[tuple[bytes, dict | None, DecodePolicy]]
         (b"..", "has a '..' path segment"),
         (b"a/./b", "has a '.' path segment"),
         (b".", "has a '.' path segment"),
-        (b"a//b", "has an empty path segment"),
         (b"/etc/passwd", "starts with '/'"),
     ],
 )
@@ -195,7 +194,9 @@ def test_every_decoder_refuses_an_element_with_a_nul_character():
         assert "NUL character" in str(err.value) or "control characters" in str(err.value)
 
 
-@pytest.mark.parametrize("element", ["2024/track-1", "mix [/dub]", "a..b/.hidden", "a/.b/c"])
+@pytest.mark.parametrize(
+    "element", ["2024/track-1", "mix [/dub]", "a..b/.hidden", "https://x/a.mp3"]
+)
 def test_every_decoder_reads_elements_with_slashes_between_names(element):
     for data, attributes, policy in each_format(element.encode()):
         assert decode(data, attributes, policy).element == element
@@ -243,4 +244,4 @@ def test_path_like_raw_elements_decode_or_raise_only_decode_errors(parts):
     except MessageDecodeError:
         return
     segments = message.element.split("/")
-    assert "." not in segments and ".." not in segments and "" not in segments
+    assert "." not in segments and ".." not in segments and not message.element.startswith("/")

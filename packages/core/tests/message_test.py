@@ -38,8 +38,6 @@ def test_element_must_be_a_short_non_empty_string(element):
         ("a/./b", "has a '.' path segment"),
         ("/etc/passwd", "'/etc/passwd' starts with '/'"),
         ("a\x00b", "has a NUL character"),
-        ("a//b", "has an empty path segment"),
-        ("a/b/", "has an empty path segment"),
     ],
 )
 def test_element_must_name_a_path_inside_a_data_location(element, reason):
@@ -48,7 +46,9 @@ def test_element_must_name_a_path_inside_a_data_location(element, reason):
     assert reason in str(err.value)
 
 
-@pytest.mark.parametrize("element", ["2024/track-1", "mix [/dub]", "a..b", ".hidden", "a/.b/c"])
+@pytest.mark.parametrize(
+    "element", ["2024/track-1", "mix [/dub]", "a..b", ".hidden", "a/b/", "https://x/a.mp3"]
+)
 def test_element_may_hold_slashes_between_names(element):
     assert Message(element=element).element == element
 

@@ -133,7 +133,8 @@ def test_outputs_another_job_wrote_are_dead_lettered_naming_it(tmp_path):
         reason = (
             f"output report ({tmp_path}/out) exists, written by job 'normalize': two jobs "
             "write the same files (check this job's data.outputs locations, and the "
-            "variables they come from)"
+            "variables they come from; if this job was called 'normalize' before, send the "
+            "element again with force to rewrite it)"
         )
         assert_that(dead, equal_to([("theirs", "outputs", reason)]), label="dead")
 

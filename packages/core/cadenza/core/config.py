@@ -51,6 +51,7 @@ from cadenza.core.message import path_problem
 JOB_NAME = re.compile(r"^[a-z][a-z0-9-]{2,62}$")
 DATA_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_UNCLOSED = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?$")
 PROFILE_NAMES = ("local", "dask", "dataflow")
 # Cloud Storage bucket names; Pub/Sub topic and subscription ids, or their full paths.
 BUCKET_NAME = re.compile(r"^(?=.{3,222}$)[a-z0-9][a-z0-9._-]*[a-z0-9]$")
@@ -61,7 +62,7 @@ PUBSUB_NAME = {
 }
 
 # a suffix that looks like an extension missing its dot (`json`): files `<id>json`
-_BARE_EXTENSION = re.compile(r"^[A-Za-z0-9]{1,5}$")
+_BARE_EXTENSION = re.compile(r"^(?=(?:[0-9]*[A-Za-z]){2})[A-Za-z0-9]{2,5}$")  # json, mp3; not v2
 
 _TEMPLATE_MODE = contextvars.ContextVar("template_mode", default=False)
 
@@ -461,15 +462,15 @@ def substitute(value, env: Mapping[str, str], path: str = "", missing: list | No
 
 
 def malformed_placeholders(value, path: str = "") -> list[tuple[str, str]]:
-    """(key, problem) for each string holding a `${` that starts no placeholder (an
-    unclosed `${VAR:-default`, a bad name), which would otherwise be taken as text."""
+    """(key, problem) for each string holding an unclosed placeholder (`${VAR` or
+    `${VAR:-default` without its `}`), which would otherwise be taken as text. Other
+    `${...}` text (a format string in params, say) is left alone."""
     if isinstance(value, str):
-        rest = PLACEHOLDER.sub("", value)
-        if "${" not in rest:
+        found = _UNCLOSED.search(PLACEHOLDER.sub("", value))
+        if not found:
             return []
-        start = rest.index("${")
-        shown = rest[start : start + 40]
-        return [(path, f"{shown!r}: not a placeholder: write ${{VAR}} or ${{VAR:-default}}")]
+        shown = found.group(0)[:40]
+        return [(path, f"{shown!r}: a placeholder without its closing '}}'")]
     if isinstance(value, list):
         return [p for i, v in enumerate(value) for p in malformed_placeholders(v, _join(path, i))]
     if isinstance(value, dict):

@@ -46,9 +46,8 @@ def path_problem(element: str) -> str | None:
     """Why `element` cannot name files inside a data location, or None.
 
     A location keeps an element's file at `location/<element><suffix>`, so an element
-    may hold `/` between names (`2024/track-1`) but no `.` or `..` segment, no empty
-    one (`a//b` is the local file `a/b`; `a/` ends in one), no leading `/` and no NUL
-    character.
+    may hold `/` between names (`2024/track-1`) but no `.` or `..` segment, no leading
+    `/` and no NUL character.
 
     >>> path_problem("2024/track-1") is None
     True
@@ -62,8 +61,6 @@ def path_problem(element: str) -> str | None:
         what = "starts with '/'"
     elif ".." in segments or "." in segments:
         what = f"has a {'..' if '..' in segments else '.'!r} path segment"
-    elif "" in segments:
-        what = "has an empty path segment ('//', or a '/' at its end)"
     else:
         return None
     return f"{_shown(element)} {what} (an element names a path inside each data location)"

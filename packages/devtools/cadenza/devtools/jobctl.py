@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import difflib
+import os
 import pathlib
 import re
 import sys
@@ -56,7 +57,9 @@ def _parser() -> argparse.ArgumentParser:
         description=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--registry", help="the DAG registry (given by bazel run)")
+    parser.add_argument(
+        "--registry", help="the DAG registry, to explain a failed send (default: Bazel's last)"
+    )
     parser.add_argument("--jobs-root", type=pathlib.Path, help="default .cadenza/jobs")
     parser.add_argument("--stack-root", type=pathlib.Path, help="default .cadenza/stack")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -303,11 +306,17 @@ def outgoing_message(args, element: str) -> Message:
 
 
 def _not_sendable(args) -> str | None:
-    """Why `args.job` cannot take messages, from the registry: no such job (with the
-    closest name), or a job that runs in batch only; None when it can, or unknown."""
-    if not args.registry:
+    """Why `args.job` cannot take messages, when the registry (`--registry`, else the
+    last one Bazel built) says: no such job (with the closest name), or a job that runs
+    in batch only; None when it can, or when no registry can be read. Only explains a
+    failed send: a registry built before the job was added must not stop it."""
+    path = args.registry or os.path.join(
+        os.environ.get("BUILD_WORKSPACE_DIRECTORY", "."), "bazel-bin", "jobs", "registry.json"
+    )
+    try:
+        dag = read_registry(path)
+    except Exception:  # none built yet, or damaged: nothing to add
         return None
-    dag = read_registry(args.registry)
     name = job_name(args.job)
     if name not in dag.jobs:
         close = difflib.get_close_matches(name, list(dag.jobs), n=1)
@@ -330,17 +339,13 @@ def _send(stack: LocalStack, args, console: Console) -> int:
     if args.trigger_children and not args.bottom_up:
         console.print("[red]send:[/red] --trigger-children goes with --bottom-up")
         return 2
-    problem = _not_sendable(args)
-    if problem:
-        console.print(f"[red]send:[/red] {escape(problem)}")
-        return 2
     state = stack.status()
     if state is None:
-        console.print(
-            f"[red]send:[/red] the local stack in {escape(str(stack.root))} is not running: "
-            f"deploy {escape(args.job)} first "
-            f"(bazel run //jobs/{escape(folder_name(args.job))}:deploy)"
+        problem = _not_sendable(args) or (
+            f"the local stack in {stack.root} is not running: deploy {args.job} first "
+            f"(bazel run //jobs/{folder_name(args.job)}:deploy)"
         )
+        console.print(f"[red]send:[/red] {escape(problem)}")
         return 1
     apply_env(state.env)
     publisher = pubsub_v1.PublisherClient()
@@ -350,10 +355,11 @@ def _send(stack: LocalStack, args, console: Console) -> int:
         try:
             publisher.publish(topic, encode(message)).result(timeout=30)
         except NotFound:
-            console.print(
-                f"[red]send:[/red] no topic {escape(topic)}: deploy {escape(args.job)} first "
-                f"(bazel run //jobs/{escape(folder_name(args.job))}:deploy)"
+            problem = _not_sendable(args) or (
+                f"no topic {topic}: deploy {args.job} first "
+                f"(bazel run //jobs/{folder_name(args.job)}:deploy)"
             )
+            console.print(f"[red]send:[/red] {escape(problem)}")
             return 1
         console.print(
             escape(

@@ -149,7 +149,8 @@ def _foreign(config: JobConfig, written: dict) -> str:
     return (
         f"output {checked.name} ({checked.location}) exists, written by job "
         f"{written['job']!r}: two jobs write the same files (check this job's "
-        "data.outputs locations, and the variables they come from)"
+        "data.outputs locations, and the variables they come from; if this job was "
+        f"called {written['job']!r} before, send the element again with force to rewrite it)"
     )
 
 
@@ -174,8 +175,10 @@ class _SkipExistingFn(_BundleChecksFn):
             return
         if own and self._ledger and event_published(self._ledger, child_message_id(job, message)):
             count(job, "duplicate_messages")  # sent twice: the first's event went out
-            LOGGER.info(
-                "%s: message %s was sent again (its outputs and event are out): not published",
+            LOGGER.warning(
+                "%s: message %s came again: its outputs and its event are out already, so "
+                "nothing is published (to redo it send it with force; to reach the children "
+                "again, send it as a new message)",
                 job,
                 message.message_id,
             )

@@ -47,8 +47,9 @@ def output_content(name: str, content) -> bytes | pathlib.Path:
         try:  # NaN and infinities are not JSON: readers would refuse the file
             return (json.dumps(content, sort_keys=True, allow_nan=False) + "\n").encode()
         except ValueError as err:
+            hint = ": JSON has no NaN or infinity (return None, or a string)"
             raise ValueError(
-                f"output {name!r}: {err}: JSON has no NaN or infinity (return None, or a string)"
+                f"output {name!r}: {err}{hint if 'float' in str(err) else ''}"
             ) from None
     if isinstance(content, pathlib.Path):
         if not content.is_file():
