@@ -82,33 +82,22 @@ def test_a_job_is_named_by_its_folder_or_its_job_name():
     assert message.recipients.jobs == ("audio-info",)
 
 
+def send(stack, job, element) -> int:
+    """`//tools:job send JOB ELEMENT` on `stack`, with no registry to explain failures."""
+    return jobctl.main(
+        ["--stack-root", str(stack.root), "--registry", "/none.json", "send", job, element]
+    )
+
+
 def test_send_by_folder_reaches_the_jobs_input_topic(tmp_path, capsys):
     stack = LocalStack(tmp_path / "stack")
-    assert (
-        jobctl.main(
-            ["--stack-root", str(stack.root), "--registry", "/none.json", "send", "audio-info", "x"]
-        )
-        == 1
-    )
+    assert send(stack, "audio-info", "x") == 1
     assert "(bazel run //jobs/audio_info:deploy)" in " ".join(capsys.readouterr().out.split())
     state, _ = stack.ensure()
     previous = apply_env(state.env)
     try:
         # not deployed (audio-info cannot be: it has no streaming input)
-        assert (
-            jobctl.main(
-                [
-                    "--stack-root",
-                    str(stack.root),
-                    "--registry",
-                    "/none.json",
-                    "send",
-                    "audio-info",
-                    "x",
-                ]
-            )
-            == 1
-        )
+        assert send(stack, "audio-info", "x") == 1
         out = " ".join(capsys.readouterr().out.split())
         assert "deploy audio-info first (bazel run //jobs/audio_info:deploy)" in out
         publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
@@ -117,20 +106,7 @@ def test_send_by_folder_reaches_the_jobs_input_topic(tmp_path, capsys):
         publisher.create_topic(name=topic)
         subscriber.create_subscription(name=subscription, topic=topic)
         for name in ("audio_info", "audio-info"):
-            assert (
-                jobctl.main(
-                    [
-                        "--stack-root",
-                        str(stack.root),
-                        "--registry",
-                        "/none.json",
-                        "send",
-                        name,
-                        name,
-                    ]
-                )
-                == 0
-            )
+            assert send(stack, name, name) == 0
 
         def received():
             pulled = subscriber.pull(subscription=subscription, max_messages=10, timeout=5)
