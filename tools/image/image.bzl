@@ -68,18 +68,19 @@ def _site_path(file):
         fail("%s is not under @pypi's site/ folder" % file.short_path)
     return _SITE + "/" + file.short_path[index + len(marker):]
 
-def _layer_action(ctx, name, pairs, comment):
+def _layer_action(ctx, name, pairs, comment, wheels = []):
     spec = ctx.actions.declare_file("%s.%s.spec.json" % (ctx.label.name, name))
     tar = ctx.actions.declare_file("%s.%s.tar" % (ctx.label.name, name))
     info = ctx.actions.declare_file("%s.%s.json" % (ctx.label.name, name))
     ctx.actions.write(spec, json.encode({
         "comment": comment,
         "files": [[f.path, dest] for f, dest in pairs],
+        "wheels": [w.path for w in wheels],
     }))
     ctx.actions.run(
         executable = ctx.executable._tool,
         arguments = ["layer", "--spec", spec.path, "--out", tar.path, "--info", info.path],
-        inputs = [spec] + [f for f, _ in pairs],
+        inputs = [spec] + [f for f, _ in pairs] + wheels,
         outputs = [tar, info],
         mnemonic = "CadenzaImageLayer",
         progress_message = "Building image layer %s (%s)" % (name, ctx.label),
@@ -95,6 +96,8 @@ def _pypi_layer_impl(ctx):
         "layer",
         [(f, _site_path(f)) for f in files],
         "third-party: %s" % ctx.label,
+        # a file changed in @pypi//:site since pip installed it is taken from its wheel
+        wheels = ctx.files._wheels,
     )
     return [
         DefaultInfo(files = depset([tar, info])),
@@ -107,6 +110,7 @@ pypi_layer = rule(
     attrs = {
         "deps": attr.label_list(mandatory = True, doc = "what the jobs served by this layer import"),
         "_tool": _TOOL,
+        "_wheels": attr.label(default = "@pypi//:wheelhouse", allow_files = [".whl"]),
     },
 )
 

@@ -6,8 +6,10 @@
                         --out-layout DIR --out-archive IMAGE.tar
     image_tool inspect LAYOUT
 
-A spec is a JSON list of [source, path in the image]; see layer.py for what makes a
-layer reproducible and assemble.py for the image config.
+A spec is JSON: `files`, a list of [source, path in the image], and optionally
+`wheels`, the wheels the distributions among them were installed from; see layer.py for
+what makes a layer reproducible, installed.py for how distributions are checked against
+their wheels, and assemble.py for the image config.
 """
 
 from __future__ import annotations
@@ -18,17 +20,24 @@ import hashlib
 import json
 import pathlib
 import sys
+import tempfile
 
 from tools.image.assemble import LABEL_PREFIX, BuiltLayer, assemble, git_revision, read_settings
 from tools.image.base import missing_message
+from tools.image.installed import as_installed
 from tools.image.layer import LayerError, collect, write_layer
 from tools.image.layout import Image, LayoutError, write_archive
 
 
 def _layer(args) -> int:
     spec = json.loads(pathlib.Path(args.spec).read_text())
+    wheels = [pathlib.Path(w) for w in spec.get("wheels", [])]
     try:
-        info = write_layer(collect([tuple(pair) for pair in spec["files"]]), pathlib.Path(args.out))
+        with tempfile.TemporaryDirectory(prefix="cadenza-layer-") as scratch:
+            files = as_installed(
+                collect([tuple(pair) for pair in spec["files"]]), wheels, pathlib.Path(scratch)
+            )
+            info = write_layer(files, pathlib.Path(args.out))
     except LayerError as error:
         raise SystemExit(f"image layer {args.out}: {error}") from None
     record = dataclasses.asdict(info) | {"comment": spec["comment"]}
