@@ -270,7 +270,7 @@ def _upload(stack: LocalStack, args, console: Console) -> int:
     for path in args.files:
         bucket.blob(prefix + path.name).upload_from_filename(str(path))
         uploaded = f"gs://{bucket_name}/{prefix}{path.name}"
-        console.print(f"{escape(uploaded)}  ({path.stat().st_size:,d} bytes)")
+        console.print(f"{escape(uploaded)}  ({path.stat().st_size:,d} bytes)", soft_wrap=True)
     return 0
 
 
@@ -289,9 +289,8 @@ def _ls(stack: LocalStack, args, console: Console) -> int:
         )
         return 1
     for blob in client.list_blobs(bucket_name, prefix=prefix or None):
-        console.print(
-            f"{blob.size:>12,d}  {escape(f'gs://{bucket_name}/{blob.name}')}", highlight=False
-        )
+        line = f"{blob.size:>12,d}  {escape(f'gs://{bucket_name}/{blob.name}')}"
+        console.print(line, highlight=False, soft_wrap=True)  # one line each, for scripts
     return 0
 
 
