@@ -45,7 +45,8 @@ def show(run, console) -> None:
         )
     console.print(table)
     index = escape(str(run.config.params.index))
-    console.print(f"reports and landmarks: {escape(location)}/   catalog index: {index}")
+    console.print(f"reports and landmarks: {escape(location)}/", soft_wrap=True)
+    console.print(f"catalog index: {index}", soft_wrap=True)
 
 
 def main(argv=None) -> int:

@@ -44,7 +44,7 @@ def show(run, console) -> None:
             "silent" if peak is None else f"{peak:.2f} dBFS",
         )
     console.print(table)
-    console.print(f"canonical FLAC and reports: {escape(location)}/")
+    console.print(f"canonical FLAC and reports: {escape(location)}/", soft_wrap=True)
 
 
 def main(argv=None) -> int:

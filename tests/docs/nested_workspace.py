@@ -16,9 +16,8 @@ import shutil
 import subprocess
 import time
 
-from tests.images.nested_build import clone_with_working_tree, fetched_pypi, source_workspace
-
 from cadenza_fixtures import runfiles_root
+from tests.images.nested_build import clone_with_working_tree, fetched_pypi, source_workspace
 
 
 def readme_block(heading: str) -> list[str]:

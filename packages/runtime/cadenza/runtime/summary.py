@@ -12,7 +12,12 @@ from cadenza.runtime.batch import BatchRun
 def print_summary(run: BatchRun, console: Console | None = None) -> None:
     console = console or Console()
     counts = run.counts()
-    table = Table(title=f"{run.job}: {run.elements} element(s), run {run.run_id}")
+    # paths and headings on lines of their own, never wrapped: they are copied and grepped
+    console.print(
+        f"[bold]{escape(f'{run.job}: {run.elements} element(s), run {run.run_id}')}[/bold]",
+        soft_wrap=True,
+    )
+    table = Table()
     table.add_column("outcome")
     table.add_column("elements", justify="right")
     for outcome, n in counts.items():
@@ -35,4 +40,4 @@ def print_summary(run: BatchRun, console: Console | None = None) -> None:
         console.print(f"[red]dead letter[/red] {text}")
     if len(dead) > 20:
         console.print(escape(f"... and {len(dead) - 20} more in {run.dead_letter_folder}"))
-    console.print(escape(f"records: {run.folder}"))
+    console.print(escape(f"records: {run.folder}"), soft_wrap=True)
