@@ -20,8 +20,9 @@ A third pipeline, `plain_atomic`, is the plain one with the write guarantees the
 lifecycle gives every output: created only if missing, never seen half-written, its
 provenance written with it (an extended attribute, or the object's metadata), on disk
 before the bundle is done. Its time says how much of the overhead those guarantees cost
-by themselves. Size from CADENZA_BENCH_SIZE: `full` 2000 elements x 5 rounds, `smoke`
-50 x 1.
+by themselves. Each setting also records each round's overhead, to show how much it
+varies. Size from CADENZA_BENCH_SIZE: `full` 2000 elements x 5 rounds (7 on the
+emulator, whose requests vary more), `smoke` 50 x 1.
 """
 
 import contextlib
@@ -213,21 +214,26 @@ def lifecycle(store, name: str, runs_root: pathlib.Path) -> float:
     return took
 
 
-def medians(store, runs: pathlib.Path) -> dict[str, float]:
-    """Median ms per message of each pipeline, run alternately on fresh inputs."""
+def medians(store, runs: pathlib.Path, rounds: int = ROUNDS) -> dict:
+    """Median ms per message of each pipeline, run alternately on fresh inputs; and
+    each round's overhead (`per_round`), which shows how much the setting varies."""
     plain(store, "warm-plain")
     lifecycle(store, "warm-lifecycle", runs)
     times = {"plain": [], "plain_atomic": [], "lifecycle": []}
-    for r in range(ROUNDS):
+    for r in range(rounds):
         times["plain"].append(plain(store, f"r{r}-plain"))
         times["plain_atomic"].append(plain_atomic(store, f"r{r}-plain-atomic"))
         times["lifecycle"].append(lifecycle(store, f"r{r}-lifecycle", runs))
-    return {name: 1000 * statistics.median(t) / ELEMENTS for name, t in times.items()}
+    ms = {name: 1000 * statistics.median(t) / ELEMENTS for name, t in times.items()}
+    pairs = zip(times["lifecycle"], times["plain"], strict=True)
+    ms["per_round"] = [round(mine / theirs - 1, 3) for mine, theirs in pairs]
+    return ms
 
 
-def summary(ms: dict[str, float], prefix: str = "") -> dict:
+def summary(ms: dict, prefix: str = "") -> dict:
     overhead = ms["lifecycle"] / ms["plain"] - 1
     return {
+        f"{prefix}overhead_per_round": ms["per_round"],
         f"{prefix}plain_ms_per_message": round(ms["plain"], 3),
         f"{prefix}plain_atomic_ms_per_message": round(ms["plain_atomic"], 3),
         f"{prefix}lifecycle_ms_per_message": round(ms["lifecycle"], 3),
@@ -267,7 +273,8 @@ def test_lifecycle_against_plain_beam(benchmark, tmp_path):
         if memory:
             in_memory = medians(LocalFolder(scratch / "files"), scratch / "runs")
         with storage_emulator(scratch) as buckets:
-            on_gcs = medians(buckets, scratch / "gcs-runs")
+            # requests vary more from round to round than local files: more rounds
+            on_gcs = medians(buckets, scratch / "gcs-runs", rounds=ROUNDS + 2 if FULL else 1)
     counter = iter(range(100))
     disk = LocalFolder(tmp_path / "disk")
     benchmark.pedantic(
