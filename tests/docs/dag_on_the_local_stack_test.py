@@ -11,6 +11,7 @@ uploads one file that is not audio, so that there is a dead letter to list and p
 import io
 import json
 import re
+import time
 
 import pytest
 import soundfile
@@ -33,9 +34,8 @@ def nested(tmp_path_factory):
     try:
         yield workspace
     finally:
-        for job in JOBS:
-            workspace.run(f"bazel run //tools:job -- stop {job}", check=False)
-        workspace.run("bazel run //tools:job -- stack stop", check=False)
+        workspace.cleanup("bazel run //tools:job -- stop --all")
+        workspace.cleanup("bazel run //tools:job -- stack stop")
         workspace.close()
 
 
@@ -59,7 +59,8 @@ def check_listing(nested, out: str) -> None:
 
 def check_status(nested, out: str) -> None:
     for job in JOBS:
-        assert job in out, out
+        row = next(line for line in out.splitlines() if line.startswith(f"│ {job} "))
+        assert "│ running │" in row, out
 
 
 def check_provenance(nested, out: str) -> None:
@@ -119,3 +120,14 @@ def test_the_commands_work_as_the_readme_says(nested):
         print(f"$ {command}\n{out}")
         if check:
             check(nested, out)
+    # normalize's output event started its children, which write to their local folders
+    for child in ("fingerprint", "features"):
+        folder = nested.clone / ".cadenza" / "out" / child / "incoming"
+        wait_until(lambda folder=folder: list(folder.glob("song.mp3.*")), f"{child}'s output")
+
+
+def wait_until(done, what: str, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, f"no {what} after {timeout} s"
+        time.sleep(1)

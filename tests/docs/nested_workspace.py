@@ -54,6 +54,8 @@ class NestedWorkspace:
         clone_with_working_tree(source_workspace(), self.clone)
         (self.clone / "user.bazelrc").write_text(
             f"startup --output_user_root={scratch / 'bazel-root'}\n"
+            # a server left behind by an interrupted test goes away on its own
+            "startup --max_idle_secs=60\n"
             f"common --override_repository=pypi={fetched_pypi()}\n"
             f"common --override_repository=buildifier={fetched_buildifier()}\n"
             "common --noshow_progress\n"
@@ -97,10 +99,23 @@ class NestedWorkspace:
             assert time.monotonic() < deadline, f"{command}: not done after {timeout} s:\n{out}"
             time.sleep(2)
 
+    def cleanup(self, command: str) -> None:
+        """Runs a clean-up command; a failure is printed, and the clean-up goes on."""
+        try:
+            self.run(command, check=False, timeout=300)
+        except Exception as err:
+            print(f"clean-up {command!r} failed: {err}")
+
     def close(self) -> None:
         """Stops its Bazel server and removes everything."""
-        subprocess.run(
-            ["bazel", "shutdown"], cwd=self.clone, env=self.env(), capture_output=True, timeout=120
-        )
-        subprocess.run(["chmod", "-R", "u+w", str(self.scratch)], check=False)
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        try:
+            subprocess.run(
+                ["bazel", "shutdown"],
+                cwd=self.clone,
+                env=self.env(),
+                capture_output=True,
+                timeout=120,
+            )
+        finally:
+            subprocess.run(["chmod", "-R", "u+w", str(self.scratch)], check=False)
+            shutil.rmtree(self.scratch, ignore_errors=True)

@@ -60,7 +60,8 @@ def check_graph(clone: pathlib.Path, folders: dict, out: str) -> None:
 
 
 def check_deploy(clone: pathlib.Path, folders: dict, out: str) -> None:
-    assert "loudness" in out
+    # the wiring deploying it would create: its inbox, and its edge from normalize
+    assert "cadenza-loudness-in" in out and "cadenza-loudness-from-normalize" in out, out
 
 
 EXPECTED = [  # each command of the block, in order, and what it must have done

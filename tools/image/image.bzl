@@ -87,6 +87,27 @@ def _layer_action(ctx, name, pairs, comment, wheels = []):
     )
     return tar, info
 
+def _wheel_key(name, version):
+    return name.lower().replace(".", "_").replace("-", "_") + "-" + version.lower()
+
+def _wheels_of(files, wheels):
+    """The wheels the distributions among `files` were installed from.
+
+    A distribution is its `<name>-<version>.dist-info` folder; a layer depends only on its
+    own distributions' wheels."""
+    wanted = {}
+    for f in files:
+        if f.basename.endswith(".dist-info"):
+            name, _, version = f.basename[:-len(".dist-info")].partition("-")
+            wanted[_wheel_key(name, version)] = True
+    chosen = []
+    for wheel in wheels:
+        name, _, rest = wheel.basename.partition("-")
+        version = rest.partition("-")[0]
+        if _wheel_key(name, version) in wanted:
+            chosen.append(wheel)
+    return chosen
+
 def _pypi_layer_impl(ctx):
     files = _pypi_files(ctx.attr.deps)
     if not files:
@@ -97,7 +118,7 @@ def _pypi_layer_impl(ctx):
         [(f, _site_path(f)) for f in files],
         "third-party: %s" % ctx.label,
         # a file changed in @pypi//:site since pip installed it is taken from its wheel
-        wheels = ctx.files._wheels,
+        wheels = _wheels_of(files, ctx.files._wheels),
     )
     return [
         DefaultInfo(files = depset([tar, info])),

@@ -34,13 +34,14 @@ def _layer(args) -> int:
     wheels = [pathlib.Path(w) for w in spec.get("wheels", [])]
     try:
         with tempfile.TemporaryDirectory(prefix="cadenza-layer-") as scratch:
-            files = as_installed(
+            files, left_out = as_installed(
                 collect([tuple(pair) for pair in spec["files"]]), wheels, pathlib.Path(scratch)
             )
             info = write_layer(files, pathlib.Path(args.out))
     except LayerError as error:
         raise SystemExit(f"image layer {args.out}: {error}") from None
-    record = dataclasses.asdict(info) | {"comment": spec["comment"]}
+    # what the layer does not hold although it lay in @pypi: caches no RECORD lists
+    record = dataclasses.asdict(info) | {"comment": spec["comment"], "left_out": left_out}
     pathlib.Path(args.info).write_text(json.dumps(record, sort_keys=True) + "\n")
     return 0
 

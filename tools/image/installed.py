@@ -56,22 +56,27 @@ def _record_form(digest: bytes) -> str:
 
 def read_records(files: dict[str, pathlib.Path]) -> tuple[dict[str, Recorded], set[str]]:
     """From the layer's files (path in the image -> source): every RECORDed file by its
-    path in the image, and the image folders the distributions own (`<site>/<top>`)."""
+    path in the image, and the image folders the distributions own (`<site>/<top>`).
+    Only the installed distributions count: RECORDs of copies vendored inside a package
+    (setuptools/_vendor/...) lie deeper than the site folder and are its files."""
+    found = [(m["site"], m["dist"], files[dest]) for dest in files if (m := _DIST_INFO.match(dest))]
+    if not found:
+        return {}, set()
+    site_root = min((site for site, _, _ in found), key=lambda site: site.count("/"))
     recorded: dict[str, Recorded] = {}
     owned: set[str] = set()
-    for dest, source in files.items():
-        match = _DIST_INFO.match(dest)
-        if not match:
+    for site, dist, record in found:
+        if site != site_root:
             continue
-        site, dist = match["site"], match["dist"]
-        for row in csv.reader(source.read_text(encoding="utf-8").splitlines()):
-            if not row or row[0].startswith("../") or "/../" in row[0]:
-                continue  # scripts pip placed outside the site folder
-            path = row[0]
-            hashed = row[1] if len(row) > 1 else ""
-            sha = hashed.removeprefix("sha256=") if hashed.startswith("sha256=") else None
-            recorded[f"{site}/{path}"] = Recorded(sha, dist, path)
-            owned.add(f"{site}/{path.split('/', 1)[0]}")
+        with open(record, newline="", encoding="utf-8") as rows:
+            for row in csv.reader(rows):
+                if not row or row[0].startswith("../") or "/../" in row[0]:
+                    continue  # scripts pip placed outside the site folder
+                path = row[0]
+                hashed = row[1] if len(row) > 1 else ""
+                sha = hashed.removeprefix("sha256=") if hashed.startswith("sha256=") else None
+                recorded[f"{site}/{path}"] = Recorded(sha, dist, path)
+                owned.add(f"{site}/{path.split('/', 1)[0]}")
     return recorded, owned
 
 
@@ -92,24 +97,25 @@ def wheel_for(dist: str, wheels: list[pathlib.Path]) -> pathlib.Path | None:
 
 
 def _restore(
-    dest: str, entry: Recorded, wheels: list[pathlib.Path], scratch: pathlib.Path
+    dest: str, entry: Recorded, found: str, wheels: list[pathlib.Path], scratch: pathlib.Path
 ) -> pathlib.Path:
+    differs = (
+        f"/{dest} is not what {entry.dist}'s RECORD says (sha256 {entry.sha256}, found {found}"
+        ": changed after pip installed it)"
+    )
+    hint = "; fetch @pypi again: bazel sync --only=pypi"
     wheel = wheel_for(entry.dist, wheels)
     if wheel is None:
-        raise LayerError(
-            f"/{dest} differs from what {entry.dist}'s RECORD says, and no wheel of "
-            f"{entry.dist} was given to restore it from"
-        )
-    with zipfile.ZipFile(wheel) as archive:
-        try:
+        raise LayerError(f"{differs}, and no wheel of {entry.dist} was given to restore it{hint}")
+    try:
+        with zipfile.ZipFile(wheel) as archive:
             data = archive.read(entry.path)
-        except KeyError:
-            data = None
+    except KeyError:
+        data = None
+    except (OSError, zipfile.BadZipFile) as err:
+        raise LayerError(f"{differs}, and {wheel} cannot be read: {err}{hint}") from None
     if data is None or _record_form(hashlib.sha256(data).digest()) != entry.sha256:
-        raise LayerError(
-            f"/{dest} differs from what {entry.dist}'s RECORD says, and {wheel.name} "
-            "does not hold it as recorded either"
-        )
+        raise LayerError(f"{differs}, and {wheel.name} does not hold it as recorded{hint}")
     restored = scratch / dest
     restored.parent.mkdir(parents=True, exist_ok=True)
     restored.write_bytes(data)
@@ -118,27 +124,34 @@ def _restore(
 
 def as_installed(
     files: dict[str, pathlib.Path], wheels: list[pathlib.Path], scratch: pathlib.Path
-) -> dict[str, pathlib.Path]:
+) -> tuple[dict[str, pathlib.Path], list[str]]:
     """The layer's files with each distribution's files as its wheel installed them (see
-    the module docstring). Restored files are written under `scratch`, with the installed
-    file's mode."""
+    the module docstring), and the paths left out because no RECORD lists them. Restored
+    files are written under `scratch`, with the installed file's mode."""
     recorded, owned = read_records(files)
     if not recorded:
-        return files
+        return files, []
     checked: dict[str, pathlib.Path] = {}
+    left_out: list[str] = []
     for dest, source in files.items():
         entry = recorded.get(dest)
         if entry is None:
-            if not _inside(dest, owned):
+            if _inside(dest, owned):
+                left_out.append(dest)
+            else:
                 checked[dest] = source
             continue
-        if entry.sha256 is None or sha256_of(source) == entry.sha256:
+        if entry.sha256 is None:
             checked[dest] = source
             continue
-        restored = _restore(dest, entry, wheels, scratch)
+        found = sha256_of(source)
+        if found == entry.sha256:
+            checked[dest] = source
+            continue
+        restored = _restore(dest, entry, found, wheels, scratch)
         restored.chmod(source.stat().st_mode & 0o777)
         checked[dest] = restored
-    return checked
+    return checked, sorted(left_out)
 
 
 def _inside(dest: str, owned: set[str]) -> bool:

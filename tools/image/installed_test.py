@@ -65,7 +65,7 @@ def contents(files: dict[str, pathlib.Path]) -> dict[str, bytes]:
 def test_an_untouched_install_is_taken_as_it_is(tmp_path):
     site, wheel = install(tmp_path)
     files = collect(layer_spec(site))
-    assert as_installed(files, [wheel], tmp_path / "scratch") == files
+    assert as_installed(files, [wheel], tmp_path / "scratch") == (files, [])
     assert "opt/cadenza/site/bin/pkg-tool" in files  # outside the distribution's folders
 
 
@@ -74,14 +74,17 @@ def test_a_file_changed_after_the_install_comes_from_the_wheel(tmp_path):
     untouched = contents(collect(layer_spec(site)))
     with open(site / "pkg" / "cacert.pem", "ab") as bundle:
         bundle.write(INJECTED)
-    (site / "pkg" / "core.py").chmod(0o755)
     (site / "pkg" / "_cache").mkdir()
     (site / "pkg" / "_cache" / "core.VALUE-3.py311.nbi").write_bytes(b"numba's cache")
     (site / "pkg" / "notes.txt").write_text("written by a test run")
 
-    checked = as_installed(collect(layer_spec(site)), [wheel], tmp_path / "scratch")
+    checked, left_out = as_installed(collect(layer_spec(site)), [wheel], tmp_path / "scratch")
 
     assert contents(checked) == untouched
+    assert left_out == [
+        "opt/cadenza/site/pkg/_cache/core.VALUE-3.py311.nbi",
+        "opt/cadenza/site/pkg/notes.txt",
+    ]
     restored = checked["opt/cadenza/site/pkg/cacert.pem"]
     assert restored.is_relative_to(tmp_path / "scratch")
     assert INJECTED in (site / "pkg" / "cacert.pem").read_bytes()  # the install is left alone
@@ -91,10 +94,12 @@ def test_a_changed_file_no_wheel_restores_is_an_error_naming_it(tmp_path):
     site, _ = install(tmp_path)
     (site / "pkg" / "core.py").write_text("VALUE = 2\n")
     files = collect(layer_spec(site))
-    with pytest.raises(
-        LayerError,
-        match=r"/opt/cadenza/site/pkg/core.py differs .* pkg-1.0's RECORD.* no wheel of pkg-1.0",
-    ):
+    named = (
+        r"/opt/cadenza/site/pkg/core.py is not what pkg-1.0's RECORD says \(sha256 \S+, "
+        r"found \S+: changed after pip installed it\), and no wheel of pkg-1.0 .*"
+        r"bazel sync --only=pypi"
+    )
+    with pytest.raises(LayerError, match=named):
         as_installed(files, [], tmp_path / "scratch")
     other = tmp_path / "other" / "pkg-1.0-py3-none-any.whl"
     other.parent.mkdir()
@@ -137,3 +142,23 @@ def test_the_layer_tool_builds_the_same_tar_after_the_install_was_changed(tmp_pa
     with tarfile.open(tmp_path / "after.tar") as tar:
         bundle = tar.extractfile("opt/cadenza/site/pkg/cacert.pem").read()
     assert bundle == PACKAGE["pkg/cacert.pem"]
+
+
+def test_records_of_copies_vendored_inside_a_package_are_its_files(tmp_path):
+    site, wheel = install(tmp_path)
+    vendor = site / "pkg" / "_vendor"
+    (vendor / "other-2.0.dist-info").mkdir(parents=True)
+    (vendor / "other").mkdir()
+    (vendor / "other" / "__init__.py").write_text("# vendored, then patched by pkg\n")
+    # the vendored copy's RECORD disagrees with the file pkg ships: pkg's RECORD decides
+    vendored = vendor / "other-2.0.dist-info" / "RECORD"
+    vendored.write_text("other/__init__.py,sha256=AAAA,4\n")
+    record = site / "pkg-1.0.dist-info" / "RECORD"
+    rows = [
+        f"{path.relative_to(site)},{record_hash(path.read_bytes())},1"
+        for path in (vendored, vendor / "other" / "__init__.py")
+    ]
+    record.write_text(record.read_text() + "\n".join(rows) + "\n")
+    # whichever RECORD is read last (here the vendored one)
+    files = collect(list(reversed(layer_spec(site))))
+    assert as_installed(files, [wheel], tmp_path / "scratch") == (files, [])

@@ -135,3 +135,17 @@ def test_cat_prints_records_from_the_stack_or_here(user, capsys, state):
     assert '"element": "song [live].mp3"' in out and '"stage": "logic"' in out
     assert "plain text" in out
     assert text(f"cat: {user / 'missing.json'}: ") in "".join(out.split())
+
+
+def test_upload_and_ls_print_one_line_per_object_however_narrow_the_terminal(
+    user, capsys, state, monkeypatch
+):
+    monkeypatch.setenv("COLUMNS", "40")  # rich wraps at the width: paths must not be cut
+    name = "a-rather-long-folder-name/and-a-track-name-longer-than-the-terminal.mp3"
+    (user / "song.mp3").write_bytes(b"ID3 not really audio")
+    to = ["--to", f"gs://uploads/{name.rsplit('/', 1)[0]}/"]
+    assert jobctl.main(["--stack-root", "stack", "upload", "song.mp3", *to]) == 0
+    uploaded = f"gs://uploads/{name.rsplit('/', 1)[0]}/song.mp3"
+    assert capsys.readouterr().out.endswith(f"\n{uploaded}  (20 bytes)\n")
+    assert jobctl.main(["--stack-root", "stack", "ls", "gs://uploads/a-rather-long"]) == 0
+    assert capsys.readouterr().out == f"{20:>12,d}  {uploaded}\n"

@@ -493,6 +493,19 @@ def test_the_summary_prints_element_ids_and_reasons_as_they_are(tmp_path):
     assert "without an outcome" not in text
 
 
+def test_the_summary_keeps_its_heading_and_records_folder_on_one_line_each(tmp_path):
+    from rich.console import Console
+
+    from cadenza.runtime.summary import print_summary
+
+    run = run_batch(make_config(tmp_path), Describe(), elements=["a"], runs_root=str(tmp_path))
+    console = Console(record=True, width=40)  # narrower than either line
+    print_summary(run, console)
+    lines = console.export_text().splitlines()
+    assert lines[0] == f"{run.job}: 1 element(s), run {run.run_id}"
+    assert f"records: {run.folder}" in lines
+
+
 def test_the_summary_says_why_events_have_no_outcome(tmp_path):
     from rich.console import Console
 

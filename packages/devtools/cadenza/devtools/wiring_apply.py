@@ -246,8 +246,12 @@ STYLES = {CREATED: "green", EXISTS: "cyan", MISSING: "red", CONFLICT: "red", PLA
 def wiring_table(rows: list[Row], title: str = "wiring") -> Table:
     """The rows as a rich table; `title` and the rows are plain text, not rich markup."""
     table = Table(title=escape(title))
-    for column in ("kind", "name", "status", "details"):
-        table.add_column(column, overflow="fold")
+    # names whole on one line, whatever the width: they are copied into other commands
+    longest = max((len(row.name) for row in rows), default=4)
+    table.add_column("kind", overflow="fold")
+    table.add_column("name", no_wrap=True, min_width=longest)
+    table.add_column("status", overflow="fold")
+    table.add_column("details", overflow="fold")
     for row in rows:
         style = STYLES.get(row.status, "")
         status = escape(row.status)
