@@ -89,6 +89,19 @@ class NestedWorkspace:
         assert result.returncode == 0 or not check, failed
         return result.stdout
 
+    def fails(self, command: str, timeout: float = 1200) -> str:
+        """Runs `command`, which must fail; what it printed on stderr."""
+        result = subprocess.run(
+            ["bash", "-c", command],
+            cwd=self.clone,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert result.returncode != 0, f"{command} succeeded:\n{result.stdout[-4000:]}"
+        return result.stderr
+
     def run_until(self, command: str, done, timeout: float = 240) -> str:
         """Runs `command` until `done(stdout)` holds (work in the background takes time)."""
         deadline = time.monotonic() + timeout

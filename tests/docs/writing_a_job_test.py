@@ -7,6 +7,7 @@ files, as normalize writes them."""
 
 import json
 import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -81,3 +82,22 @@ def test_the_commands_work_as_the_readme_says(workspace):
     nested, folders = workspace
     for command, check in EXPECTED:
         check(nested.clone, folders, nested.run(command))
+
+
+def test_a_job_that_needs_more_needs_the_layer_of_its_set(workspace):
+    """The README: a job importing more than cadenza core and runtime needs the layer
+    holding exactly its third-party set, `beam_librosa`; `bazel test` names what differs."""
+    nested, _ = workspace
+    build = nested.clone / "jobs" / "loudness" / "BUILD.bazel"
+    scaffold = build.read_text()
+    runtime_layer = '    image_pypi_layer = "//third_party/images:beam_runtime",\n'
+    assert runtime_layer in scaffold
+    audio = runtime_layer + '    deps = ["//packages/audio"],\n'  # where buildifier wants it
+    build.write_text(scaffold.replace(runtime_layer, audio))
+    said = nested.fails("bazel test //jobs/loudness/...")
+    assert 'job "loudness" needs a different set of third-party distributions' in said, said
+    needed = said.split("needed but not in the layer: ", 1)[1].split("\n", 1)[0]
+    assert re.search(r"\blibrosa \d", needed) and re.search(r"\bsoundfile \d", needed), said
+    assert "in the layer but not needed: -" in said, said
+    build.write_text(scaffold.replace(runtime_layer, audio.replace("beam_runtime", "beam_librosa")))
+    nested.run("bazel test //jobs/loudness/...")

@@ -154,11 +154,13 @@ image_base = rule(
 )
 
 def _dist_names(short_paths):
+    """The distributions among @pypi short paths, as `name version` (their dist-info)."""
     names = {}
     for path in short_paths:
-        name = path.split("/site/")[-1].split("/")[0]
-        if not name.endswith(".dist-info") and name != "__pycache__":
-            names[name] = True
+        top = path.split("/site/")[-1].split("/")[0]
+        if top.endswith(".dist-info"):
+            name, _, version = top[:-len(".dist-info")].partition("-")
+            names["%s %s" % (name, version)] = True
     return sorted(names.keys())
 
 def _check_pypi(ctx, needed):
