@@ -1,7 +1,9 @@
 """The README's "The DAG on the local stack" commands, run as written, in a clone of this
 workspace by a second Bazel: deploy normalize, fingerprint and features on a local
 stack of their own, upload a song, list normalize's outputs, show the jobs' status and
-an output's provenance, list the dead letters and print one.
+an output's provenance, list the dead letters and print one; then the messages of the
+second block: a ping, a forced redo, and a bottom-up message for a file uploaded
+outside incoming/ (fingerprint asks normalize for its input; features stays out).
 
 Between the README's lines the test waits for the jobs' work (a listing is repeated
 until it shows the file), and before them it writes song.mp3 (a generated melody) and
@@ -31,6 +33,9 @@ def nested(tmp_path_factory):
     soundfile.write(song, melody(seconds=20, seed=7), SAMPLE_RATE, format="MP3")
     (workspace.clone / "song.mp3").write_bytes(song.getvalue())
     (workspace.clone / "notes.mp3").write_text("not audio, whatever its name says\n")
+    old = io.BytesIO()
+    soundfile.write(old, melody(seconds=20, seed=11), SAMPLE_RATE, format="MP3")
+    (workspace.clone / "old.mp3").write_bytes(old.getvalue())
     try:
         yield workspace
     finally:
@@ -110,8 +115,18 @@ EXPECTED = [
 ]
 
 
-def test_the_readme_block_is_the_one_this_test_runs():
+SEND = "bazel run //tools:job -- send"
+MESSAGES = [  # the second block: what each message must do
+    f"{SEND} normalize incoming/song.mp3 --ping",
+    f"{SEND} fingerprint incoming/song.mp3 --force",
+    "bazel run //tools:job -- upload old.mp3 --to gs://cadenza-uploads/elsewhere/",
+    f"{SEND} fingerprint elsewhere/old.mp3 --bottom-up",
+]
+
+
+def test_the_readme_blocks_are_the_ones_this_test_runs():
     assert readme_block("The DAG on the local stack") == [command for command, *_ in EXPECTED]
+    assert readme_block("The DAG on the local stack", 2) == MESSAGES
 
 
 def test_the_commands_work_as_the_readme_says(nested):
@@ -121,9 +136,32 @@ def test_the_commands_work_as_the_readme_says(nested):
         if check:
             check(nested, out)
     # normalize's output event started its children, which write to their local folders
+    out = nested.clone / ".cadenza" / "out"
     for child in ("fingerprint", "features"):
-        folder = nested.clone / ".cadenza" / "out" / child / "incoming"
+        folder = out / child / "incoming"
         wait_until(lambda folder=folder: list(folder.glob("song.mp3.*")), f"{child}'s output")
+    report = out / "fingerprint" / "incoming" / "song.mp3.json"
+    wait_until(report.exists, "fingerprint's report")
+    first = written(report)
+
+    ping, force, upload, bottom_up = MESSAGES
+    nested.run(ping)
+    nested.run(force)  # fingerprint redoes the song although its report exists
+    wait_until(lambda: written(report) != first, "the report written again")
+    nested.run(upload)  # outside incoming/: normalize's upload subscription leaves it
+    nested.run(bottom_up)
+    old = out / "fingerprint" / "elsewhere"
+    wait_until(lambda: list(old.glob("old.mp3.*")), "fingerprint's output of elsewhere/old.mp3")
+    normalized = "bazel run //tools:job -- ls gs://cadenza-data/normalize/elsewhere/"
+    assert "elsewhere/old.mp3.flac" in nested.run(normalized)  # normalize was asked for it
+    time.sleep(3)  # features heard normalize's event too, and is not a recipient
+    assert not (out / "features" / "elsewhere").exists()
+
+
+def written(path) -> tuple[int, int]:
+    """Which write of `path` is there: outputs are replaced by a new file, never edited."""
+    stat = path.stat()
+    return stat.st_ino, stat.st_mtime_ns
 
 
 def wait_until(done, what: str, timeout: float = 240) -> None:

@@ -20,12 +20,12 @@ from cadenza_fixtures import runfiles_root
 from tests.images.nested_build import clone_with_working_tree, fetched_pypi, source_workspace
 
 
-def readme_block(heading: str) -> list[str]:
-    """The commands of the first sh block under the README's `## heading`, without
+def readme_block(heading: str, number: int = 1) -> list[str]:
+    """The commands of the `number`th sh block under the README's `## heading`, without
     comments (whole-line or trailing)."""
     text = (source_workspace() / "README.md").read_text()
     section = text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
-    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    block = section.split("```sh\n")[number].split("```", 1)[0]
     lines = (line.split(" #", 1)[0].strip() for line in block.splitlines())
     return [line for line in lines if line and not line.startswith("#")]
 
