@@ -17,7 +17,12 @@ import subprocess
 import time
 
 from cadenza_fixtures import runfiles_root
-from tests.images.nested_build import clone_with_working_tree, fetched_pypi, source_workspace
+from tests.images.nested_build import (
+    bases_root,
+    clone_with_working_tree,
+    fetched_pypi,
+    source_workspace,
+)
 
 
 def readme_block(heading: str, number: int = 1) -> list[str]:
@@ -34,11 +39,6 @@ def fetched_buildifier() -> pathlib.Path:
     """The first build's @buildifier (its runfile links to <repository>/bin/buildifier)."""
     link = runfiles_root().parent / "buildifier" / "bin" / "buildifier"
     return pathlib.Path(os.readlink(link)).parents[1]
-
-
-def bases_root() -> pathlib.Path:
-    index = runfiles_root().parent / "image_bases" / "bases" / "python" / "index.json"
-    return index.resolve().parents[1]
 
 
 class NestedWorkspace:
@@ -70,14 +70,10 @@ class NestedWorkspace:
             **self._exports,
         }
 
-    def run(self, command: str, *, check: bool = True, timeout: float = 1200) -> str:
-        """Runs `command` in the clone; its stdout. Fails naming it unless it exits 0."""
+    def _bash(self, command: str, timeout: float) -> subprocess.CompletedProcess:
         for placeholder, path in self.placeholders.items():
             command = re.sub(rf"\b{placeholder}\b", str(path), command)
-        if command.startswith("export "):
-            self._exports.update(word.split("=", 1) for word in shlex.split(command)[1:])
-            return ""
-        result = subprocess.run(
+        return subprocess.run(
             ["bash", "-c", command],
             cwd=self.clone,
             env=self.env(),
@@ -85,20 +81,20 @@ class NestedWorkspace:
             text=True,
             timeout=timeout,
         )
+
+    def run(self, command: str, *, check: bool = True, timeout: float = 1200) -> str:
+        """Runs `command` in the clone; its stdout. Fails naming it unless it exits 0."""
+        if command.startswith("export "):
+            self._exports.update(word.split("=", 1) for word in shlex.split(command)[1:])
+            return ""
+        result = self._bash(command, timeout)
         failed = f"{command}\nfailed ({result.returncode}):\n{result.stderr[-4000:]}"
         assert result.returncode == 0 or not check, failed
         return result.stdout
 
     def fails(self, command: str, timeout: float = 1200) -> str:
         """Runs `command`, which must fail; what it printed on stderr."""
-        result = subprocess.run(
-            ["bash", "-c", command],
-            cwd=self.clone,
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        result = self._bash(command, timeout)
         assert result.returncode != 0, f"{command} succeeded:\n{result.stdout[-4000:]}"
         return result.stderr
 

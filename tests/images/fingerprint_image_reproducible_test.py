@@ -7,13 +7,13 @@ first build's fetched @pypi (the locked wheels, installed) through --override_re
 and the same cached base: what it checks is that nothing of where or when the build ran
 reaches the image."""
 
-import pathlib
 import shutil
 
 import pytest
 
 from cadenza_fixtures import runfiles_root
 from tests.images.nested_build import (
+    bases_root,
     build_in_another_clone,
     git,
     remove_output_root,
@@ -22,11 +22,6 @@ from tests.images.nested_build import (
 from tools.image.layout import Image
 
 TARGET = "//jobs/fingerprint:image"
-
-
-def bases_root() -> pathlib.Path:
-    index = runfiles_root().parent / "image_bases" / "bases" / "python" / "index.json"
-    return index.resolve().parents[1]
 
 
 @pytest.fixture(scope="module")

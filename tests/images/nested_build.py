@@ -17,6 +17,12 @@ def source_workspace() -> pathlib.Path:
     return (runfiles_root() / "WORKSPACE").resolve().parent
 
 
+def bases_root() -> pathlib.Path:
+    """The cached image bases the first build used (the @image_bases repository's source)."""
+    index = runfiles_root().parent / "image_bases" / "bases" / "python" / "index.json"
+    return index.resolve().parents[1]
+
+
 def fetched_pypi() -> pathlib.Path:
     return (runfiles_root().parent / "pypi" / "lock_problems.txt").resolve().parent
 
