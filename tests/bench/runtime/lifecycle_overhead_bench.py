@@ -22,10 +22,9 @@ provenance written with it (an extended attribute, or the object's metadata), on
 before the bundle is done. Its time says how much of the overhead those guarantees cost
 by themselves. Each setting also records each round's overhead, to show how much it
 varies, and the lifecycle's cost in ms per message (lifecycle - plain). Size from
-CADENZA_BENCH_SIZE: `full` 2000 elements x 5 rounds (7 on the emulator, whose requests
-vary more), `smoke` 50 x 1.
+CADENZA_BENCH_SIZE: `full` 2000 elements x 5 rounds, `smoke` 50 x 1.
 
-Two things keep the comparison fair:
+Three things keep the comparison fair:
 - Each round runs the three pipelines in a different order (rotated), so that a drift
   over the run (the emulator's memory, the disk's cache) weighs on each alike.
 - Beam's state sampler ticks every 2 ms instead of its default, up to 200 ms (for both
@@ -33,14 +32,25 @@ Two things keep the comparison fair:
   for the sampling thread's next tick, and that tick grows to 200 ms as a run goes on:
   every run's time was rounded up to a multiple of it, in steps of 0.1 ms per message
   at 2000 elements (4% of the plain pipeline's time on the emulator).
+- Each run has a thread of its own, as Beam's workers run bundles, so its stack starts
+  shallow whatever calls the benchmark. Python 3.11 keeps its frames in chunks of
+  memory and frees a chunk as soon as the call at its start returns: code that calls
+  in a loop exactly at a chunk's edge maps and unmaps memory on every call (CPython
+  issue gh-142183, fixed in 3.13). Which pipeline sits at an edge is chance: on
+  pytest's own thread the lifecycle did (tens to hundreds of page faults per message
+  instead of 1, +0.3 ms per message on the emulator), and 80 frames deeper the plain
+  pipeline did (+1.6 ms). The results record each pipeline's minor page faults per
+  message (medians), where such a run would show.
 """
 
 import contextlib
 import json
 import os
 import pathlib
+import resource
 import statistics
 import tempfile
+import threading
 import time
 
 import apache_beam as beam
@@ -194,35 +204,42 @@ class _GcsCopyFn(beam.DoFn):
         yield element
 
 
-def plain(store, name: str, atomic: bool = False) -> float:
+def minor_faults() -> int:
+    """The process's minor page faults so far."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def plain(store, name: str, atomic: bool = False) -> tuple[float, int]:
+    """(seconds, minor page faults) of the plain pipeline over fresh inputs."""
     root, elements = store.prepare(name)
     options = PipelineOptions(profile_args(config_for(root), "local"))
-    started = time.perf_counter()
+    faults, started = minor_faults(), time.perf_counter()
     with beam.Pipeline(options=options) as pipeline:
         _ = (
             pipeline
             | beam.Create(elements, reshuffle=False)
             | beam.ParDo(store.copy_fn(root, atomic))
         )
-    took = time.perf_counter() - started
+    took, faults = time.perf_counter() - started, minor_faults() - faults
     assert store.outputs(root) == ELEMENTS
-    return took
+    return took, faults
 
 
-def plain_atomic(store, name: str) -> float:
+def plain_atomic(store, name: str) -> tuple[float, int]:
     return plain(store, name, atomic=True)
 
 
-def lifecycle(store, name: str, runs_root: pathlib.Path) -> float:
+def lifecycle(store, name: str, runs_root: pathlib.Path) -> tuple[float, int]:
+    """(seconds, minor page faults) of the Cadenza job over fresh inputs."""
     root, elements = store.prepare(name)
-    started = time.perf_counter()
+    faults, started = minor_faults(), time.perf_counter()
     run = run_batch(
         config_for(root), Copy(), profile="local", elements=elements, runs_root=str(runs_root)
     )
-    took = time.perf_counter() - started
+    took, faults = time.perf_counter() - started, minor_faults() - faults
     assert run.counts() == {"processed": ELEMENTS}
     assert store.outputs(root) == ELEMENTS
-    return took
+    return took, faults
 
 
 SAMPLING_TICK_MS = 2
@@ -248,23 +265,51 @@ def rotated(items: list, by: int) -> list:
     return items[by:] + items[:by]
 
 
+def per_message(values: list) -> float:
+    """The median run's value, per message."""
+    return statistics.median(values) / ELEMENTS
+
+
+def on_own_thread(fn, *args):
+    """fn(*args) on a new thread (a shallow stack: see the module docstring)."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = fn(*args)
+        except BaseException as err:  # raised again on the caller's thread
+            outcome["error"] = err
+
+    thread = threading.Thread(target=run, name="bench-run")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 def medians(store, runs: pathlib.Path, rounds: int = ROUNDS) -> dict:
-    """Median ms per message of each pipeline, run in turn (in a rotated order) on fresh
-    inputs; and each round's overhead (`per_round`), which shows how much it varies."""
-    plain(store, "warm-plain")
-    lifecycle(store, "warm-lifecycle", runs)
+    """Median ms per message of each pipeline, each run on its own thread, in turn (in
+    a rotated order), on fresh inputs; each round's overhead (`per_round`), which shows
+    how much it varies; and each pipeline's median minor page faults per message."""
     pipelines = {
         "plain": lambda name: plain(store, name),
         "plain_atomic": lambda name: plain_atomic(store, name),
         "lifecycle": lambda name: lifecycle(store, name, runs),
     }
+    for name in ("plain", "lifecycle"):
+        on_own_thread(pipelines[name], f"warm-{name}")
     times = {name: [] for name in pipelines}
+    faults = {name: [] for name in pipelines}
     for r in range(rounds):
         for name in rotated(list(pipelines), r):
-            times[name].append(pipelines[name](f"r{r}-{name.replace('_', '-')}"))
-    ms = {name: 1000 * statistics.median(t) / ELEMENTS for name, t in times.items()}
+            took, faulted = on_own_thread(pipelines[name], f"r{r}-{name.replace('_', '-')}")
+            times[name].append(took)
+            faults[name].append(faulted)
+    ms = {name: 1000 * per_message(t) for name, t in times.items()}
     pairs = zip(times["lifecycle"], times["plain"], strict=True)
     ms["per_round"] = [round(mine / theirs - 1, 3) for mine, theirs in pairs]
+    ms["faults"] = {name: round(per_message(f), 1) for name, f in faults.items()}
     return ms
 
 
@@ -272,6 +317,7 @@ def summary(ms: dict, prefix: str = "") -> dict:
     overhead = ms["lifecycle"] / ms["plain"] - 1
     return {
         f"{prefix}overhead_per_round": ms["per_round"],
+        f"{prefix}minor_page_faults_per_message": ms["faults"],
         f"{prefix}plain_ms_per_message": round(ms["plain"], 3),
         f"{prefix}plain_atomic_ms_per_message": round(ms["plain_atomic"], 3),
         f"{prefix}lifecycle_ms_per_message": round(ms["lifecycle"], 3),
@@ -317,8 +363,7 @@ def measure(benchmark, tmp_path):
         if memory:
             in_memory = medians(LocalFolder(scratch / "files"), scratch / "runs")
         with storage_emulator(scratch) as buckets:
-            # requests vary more from round to round than local files: more rounds
-            on_gcs = medians(buckets, scratch / "gcs-runs", rounds=ROUNDS + 2 if FULL else 1)
+            on_gcs = medians(buckets, scratch / "gcs-runs")
     counter = iter(range(100))
     disk = LocalFolder(tmp_path / "disk")
     benchmark.pedantic(
