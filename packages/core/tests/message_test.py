@@ -80,3 +80,33 @@ def test_audit_entries_are_appended_in_utc():
 def test_messages_are_frozen():
     with pytest.raises(AttributeError):
         Message(element="t").element = "u"
+
+
+def test_children_and_audit_entries_equal_messages_made_in_full():
+    import pickle
+
+    import attrs
+
+    m = Message.new("track-1", payload=b"p", recipients=Recipients.only(["a"]))
+    child = m.child(message_id="derived")
+    assert child == attrs.evolve(m, message_id="derived")
+    assert hash(child) == hash(attrs.evolve(m, message_id="derived"))
+    assert pickle.loads(pickle.dumps(child)) == child
+    assert len(m.child().message_id) == 32 and m.child().message_id != m.child().message_id
+    audited = m.with_audit("fingerprint", Outcome.PROCESSED, job_version="2")
+    assert audited == attrs.evolve(m, audit_log=audited.audit_log)
+    assert audited.audit_log[-1].at.tzinfo is dt.UTC
+
+
+def test_a_childs_changes_are_still_checked():
+    m = Message.new("track-1")
+    with pytest.raises(ValueError, match="element"):
+        m.child(element="../elsewhere")
+    with pytest.raises(TypeError, match="unknown_fields"):
+        m.child(unknown_fields="not bytes")
+
+
+def test_audit_times_in_other_zones_are_kept_in_utc():
+    at = dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    entry = Message.new("t").with_audit("j", Outcome.PING, at=at).audit_log[-1]
+    assert entry.at == at and entry.at.tzinfo is dt.UTC and entry.at.hour == 10

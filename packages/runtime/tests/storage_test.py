@@ -10,19 +10,21 @@ import tracemalloc
 import zipfile
 
 import pytest
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from google.cloud import storage
 
 from cadenza.runtime import local_files
+from cadenza.runtime.gcs_clients import bucket_handle, gcs_client, release_gcs_client
 from cadenza.runtime.storage import (
+    COMPRESSED_SUFFIXES,
+    detect_compression,
     digest,
     exists,
-    gcs_client,
     list_folder,
     open_for_reading,
     read_bytes,
     read_provenance,
-    release_gcs_client,
     write_atomically,
     write_provenance,
 )
@@ -348,6 +350,26 @@ def test_a_thread_per_call_reuses_the_clients_its_predecessors_gave_back():
     assert all(client is used[0] for client in used)
 
 
+def test_bucket_handles_are_made_once_per_thread_and_client(gcs_bucket):
+    handles = []
+
+    def call(n):
+        handle = bucket_handle(gcs_bucket)
+        handles.append(handle)
+        assert bucket_handle(gcs_bucket) is handle and handle.client is gcs_client()
+        path = f"gs://{gcs_bucket}/handles/{n}.txt"
+        assert write_atomically(path, str(n).encode(), overwrite=False)
+        assert read_bytes(path) == str(n).encode()
+        release_gcs_client()
+
+    for n in range(2):
+        thread = threading.Thread(target=call, args=(n,))
+        thread.start()
+        thread.join()
+    assert handles[0].client is handles[1].client  # the client given back, reused
+    assert handles[0] is not handles[1]  # its handles went with the thread that made them
+
+
 @pytest.mark.parametrize("where", ["local", "gcs"])
 def test_a_file_output_is_copied_in_chunks_never_held_whole(where, tmp_path, request):
     size = 48 << 20
@@ -366,3 +388,35 @@ def test_a_file_output_is_copied_in_chunks_never_held_whole(where, tmp_path, req
         tracemalloc.stop()
     assert peak < 20 << 20, f"{peak >> 20} MiB held while copying 48 MiB"
     assert digest(target) == digest(str(source)) and read_provenance(target) == {"job": "j"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        *(f"gs://b/in/track{suffix}" for suffix in COMPRESSED_SUFFIXES),
+        *(f"/data/TRACK{suffix.upper()}" for suffix in COMPRESSED_SUFFIXES),
+        "a.tar.gz",
+        "a.gz.txt",
+        "a.zst.zstd",
+        "folder.gz/track",
+        "track",
+        "",
+        ".gz",
+        "gs://b/in/track.mp3",
+        "s3://b/x.xz",
+    ],
+)
+def test_compression_is_detected_as_beam_detects_it(path):
+    assert detect_compression(path) == CompressionTypes.detect_compression_type(path)
+
+
+def test_every_compression_beam_detects_is_known():
+    detected = {detect_compression(f"x{suffix}") for suffix in COMPRESSED_SUFFIXES}
+    assert CompressionTypes.UNCOMPRESSED not in detected
+    assert detected == {
+        CompressionTypes.BZIP2,
+        CompressionTypes.DEFLATE,
+        CompressionTypes.GZIP,
+        CompressionTypes.ZSTD,
+        CompressionTypes.LZMA,
+    }

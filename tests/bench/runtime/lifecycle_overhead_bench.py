@@ -13,21 +13,25 @@ Three settings, each with its own numbers:
 - on disk (the test's temporary folder);
 - in memory (/dev/shm): the runtime's own CPU cost, apart from the disk's;
 - on the storage emulator (fake-gcs-server on 127.0.0.1, `gs://` paths): each read and
-  write is a request, as on Cloud Storage; the plain pipeline uses the storage client
-  directly, one request per read and per write.
+  write is a request, as on Cloud Storage; the plain pipeline uses a google-cloud-storage
+  client as made by hand (`storage.Client()`), one request per read and per write.
 
 A third pipeline, `plain_atomic`, is the plain one with the write guarantees the
 lifecycle gives every output: created only if missing, never seen half-written, its
 provenance written with it (an extended attribute, or the object's metadata), on disk
 before the bundle is done. Its time says how much of the overhead those guarantees cost
-by themselves. Each setting also records each round's overhead, to show how much it
-varies, and the lifecycle's cost in ms per message (lifecycle - plain). Size from
-CADENZA_BENCH_SIZE: `full` 2000 elements x 6 rounds, `smoke` 50 x 1.
+by themselves. On the emulator a fourth, `plain_runtime_client`, is the plain one with
+the client as the runtime makes its own (cadenza.runtime.gcs_clients: the environment
+read once, not on every request): the lifecycle's cost apart from what its client
+saves. Each setting also records each round's overhead, to show how much it varies,
+and the lifecycle's cost in ms per message (lifecycle - plain). Size from
+CADENZA_BENCH_SIZE: `full` 2000 elements, 2 rounds per pipeline (6 rounds; 8 on the
+emulator); `smoke` 50 elements, 1 round.
 
 Three things keep the comparison fair:
-- Each round runs the three pipelines in a different order (rotated; 6 rounds: each
-  pipeline first, second and third twice), so that a drift over the run (the
-  emulator's memory, the disk's cache) weighs on each alike.
+- Each round runs the pipelines in a different order (rotated: each pipeline at each
+  place twice), so that a drift over the run (the emulator's memory, the disk's cache)
+  weighs on each alike.
 - Beam's state sampler ticks every 2 ms instead of its default, up to 200 ms (for all
   three pipelines: `fine_state_sampling`; in this process, where the local runner runs
   its bundles). The runner ends each bundle by waiting for the sampling thread's next
@@ -72,12 +76,13 @@ from cadenza.devtools.emulators import (
 )
 from cadenza.runtime import JobLogic, Result
 from cadenza.runtime.batch import run_batch
+from cadenza.runtime.gcs_clients import new_client
 from cadenza.runtime.local_files import create_file
 from cadenza.runtime.profiles import profile_args
 from cadenza.runtime.storage import split_gcs_path
 
 FULL = os.environ.get("CADENZA_BENCH_SIZE", "full") == "full"
-ELEMENTS, ROUNDS = (2000, 6) if FULL else (50, 1)
+ELEMENTS, ROUNDS_PER_PIPELINE = (2000, 2) if FULL else (50, 0)
 TARGET = 0.15
 
 
@@ -125,7 +130,7 @@ class LocalFolder:
     def outputs(self, root: str) -> int:
         return len(os.listdir(f"{root}/out"))
 
-    def copy_fn(self, root: str, atomic: bool) -> beam.DoFn:
+    def copy_fn(self, root: str, atomic: bool, runtime_client: bool = False) -> beam.DoFn:
         return _AtomicCopyFn(root) if atomic else _CopyFn(root)
 
 
@@ -184,18 +189,21 @@ class GcsBuckets:
         bucket_name, prefix = split_gcs_path(root + "/out/")
         return sum(1 for _ in self._client.list_blobs(bucket_name, prefix=prefix))
 
-    def copy_fn(self, root: str, atomic: bool) -> beam.DoFn:
-        return _GcsCopyFn(*split_gcs_path(root), atomic)
+    def copy_fn(self, root: str, atomic: bool, runtime_client: bool = False) -> beam.DoFn:
+        return _GcsCopyFn(*split_gcs_path(root), atomic, runtime_client)
 
 
 class _GcsCopyFn(beam.DoFn):
-    """Downloads the input, uploads the output: one request each, with the client."""
+    """Downloads the input, uploads the output: one request each, with the client (as
+    made by hand, or, `runtime_client`, as the runtime makes its own)."""
 
-    def __init__(self, bucket: str, prefix: str, atomic: bool):
+    def __init__(self, bucket: str, prefix: str, atomic: bool, runtime_client: bool = False):
         self._bucket_name, self._prefix, self._atomic = bucket, prefix, atomic
+        self._runtime_client = runtime_client
 
     def setup(self):
-        self._bucket = storage.Client().bucket(self._bucket_name)
+        client = new_client() if self._runtime_client else storage.Client()
+        self._bucket = client.bucket(self._bucket_name)
 
     def process(self, element):
         data = self._bucket.blob(f"{self._prefix}/in/{element}.txt").download_as_bytes()
@@ -213,7 +221,9 @@ def minor_faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
-def plain(store, name: str, atomic: bool = False) -> tuple[float, int]:
+def plain(
+    store, name: str, atomic: bool = False, runtime_client: bool = False
+) -> tuple[float, int]:
     """(seconds, minor page faults) of the plain pipeline over fresh inputs."""
     root, elements = store.prepare(name)
     options = PipelineOptions(profile_args(config_for(root), "local"))
@@ -222,7 +232,7 @@ def plain(store, name: str, atomic: bool = False) -> tuple[float, int]:
         _ = (
             pipeline
             | beam.Create(elements, reshuffle=False)
-            | beam.ParDo(store.copy_fn(root, atomic))
+            | beam.ParDo(store.copy_fn(root, atomic, runtime_client))
         )
     took, faults = time.perf_counter() - started, minor_faults() - faults
     assert store.outputs(root) == ELEMENTS
@@ -231,6 +241,10 @@ def plain(store, name: str, atomic: bool = False) -> tuple[float, int]:
 
 def plain_atomic(store, name: str) -> tuple[float, int]:
     return plain(store, name, atomic=True)
+
+
+def plain_runtime_client(store, name: str) -> tuple[float, int]:
+    return plain(store, name, runtime_client=True)
 
 
 def lifecycle(store, name: str, runs_root: pathlib.Path) -> tuple[float, int]:
@@ -298,20 +312,23 @@ def on_own_thread(fn, *args):
     return outcome["value"]
 
 
-def medians(store, runs: pathlib.Path, rounds: int = ROUNDS) -> dict:
+def medians(store, runs: pathlib.Path) -> dict:
     """Median ms per message of each pipeline, each run on its own thread, in turn (in
-    a rotated order), on fresh inputs; each round's overhead (`per_round`), which shows
-    how much it varies; and each pipeline's median minor page faults per message."""
+    a rotated order: each pipeline at each place ROUNDS_PER_PIPELINE times, a full
+    run), on fresh inputs; each round's overhead (`per_round`), which shows how much
+    it varies; and each pipeline's median minor page faults per message."""
     pipelines = {
         "plain": lambda name: plain(store, name),
         "plain_atomic": lambda name: plain_atomic(store, name),
         "lifecycle": lambda name: lifecycle(store, name, runs),
     }
+    if isinstance(store, GcsBuckets):
+        pipelines["plain_runtime_client"] = lambda name: plain_runtime_client(store, name)
     for name in pipelines:
         on_own_thread(pipelines[name], f"warm-{name.replace('_', '-')}")
     times = {name: [] for name in pipelines}
     faults = {name: [] for name in pipelines}
-    for r in range(rounds):
+    for r in range(max(1, ROUNDS_PER_PIPELINE * len(pipelines))):
         for name in rotated(list(pipelines), r):
             took, faulted = on_own_thread(pipelines[name], f"r{r}-{name.replace('_', '-')}")
             times[name].append(took)
@@ -341,6 +358,18 @@ def summary(ms: dict, prefix: str = "") -> dict:
         f"{prefix}overhead": round(overhead, 3),
         f"{prefix}overhead_over_plain_atomic": round(ms["lifecycle"] / ms["plain_atomic"] - 1, 3),
         f"{prefix}meets_target": overhead < TARGET,
+        **(
+            {
+                f"{prefix}plain_runtime_client_ms_per_message": round(
+                    ms["plain_runtime_client"], 3
+                ),
+                f"{prefix}overhead_over_plain_runtime_client": round(
+                    ms["lifecycle"] / ms["plain_runtime_client"] - 1, 3
+                ),
+            }
+            if "plain_runtime_client" in ms
+            else {}
+        ),
     }
 
 

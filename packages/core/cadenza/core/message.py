@@ -86,6 +86,8 @@ def _none_if_empty(value: str | None) -> str | None:
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is dt.UTC:  # most: the time now, or a decoded one
+        return value
     if value.tzinfo is None:
         raise ValueError(f"audit time {value!r} has no time zone")
     return value.astimezone(dt.UTC)
@@ -179,8 +181,25 @@ class Message:
         entry = AuditEntry(
             job=job, at=at or dt.datetime.now(dt.UTC), outcome=outcome, job_version=job_version
         )
-        return attrs.evolve(self, audit_log=(*self.audit_log, entry))
+        return _replaced(self, audit_log=(*self.audit_log, entry))
 
-    def child(self, **changes) -> Message:
-        """The message a job publishes for its children: a new id, the same trace."""
-        return attrs.evolve(self, message_id=uuid.uuid4().hex, **changes)
+    def child(self, *, message_id: str = "", **changes) -> Message:
+        """The message a job publishes for its children: a new id (`message_id`, or a
+        random one), the same trace; `changes` as `attrs.evolve` takes them."""
+        message_id = message_id or uuid.uuid4().hex
+        if not changes:  # nothing that needs checking
+            return _replaced(self, message_id=message_id)
+        return attrs.evolve(self, message_id=message_id, **changes)
+
+
+_MESSAGE_FIELDS = tuple(field.name for field in attrs.fields(Message))
+
+
+def _replaced(message: Message, **changes) -> Message:
+    """`attrs.evolve(message, **changes)` without checking its fields again: for changes
+    made here, of valid values (a new audit entry), to a message whose fields were
+    checked when it was made. Half the cost of `evolve`, on every message."""
+    new = object.__new__(Message)
+    for name in _MESSAGE_FIELDS:
+        object.__setattr__(new, name, changes[name] if name in changes else getattr(message, name))
+    return new

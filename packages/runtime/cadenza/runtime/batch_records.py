@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import logging
 
 import apache_beam as beam
@@ -32,6 +31,7 @@ from cadenza.runtime.lifecycle import DeadLetter, Routed
 from cadenza.runtime.lifecycle._step import count
 from cadenza.runtime.lifecycle.publishing import message_for_children
 from cadenza.runtime.lifecycle.records import DEAD_LETTER, FINISHED, PUBLISH, REQUEST
+from cadenza.runtime.sorted_json import dumps_sorted
 from cadenza.runtime.storage import write_atomically
 
 LOGGER = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def message_key(message: Message) -> str:
 def dead_letter_key(record: DeadLetter) -> str:
     """The same for a retried bundle's record, different for two messages: what was
     received (attributes too: saved notifications may all have empty data)."""
-    received = json.dumps(record.received, sort_keys=True) if record.received else ""
+    received = dumps_sorted(record.received) if record.received else ""
     return record.stage + ":" + record.message.hex() + ":" + received
 
 
@@ -60,7 +60,7 @@ def _outcome_line(key: str, item, default: str) -> bytes:
     else:
         outcome = item.audit_log[-1].outcome.value if item.audit_log else default
         record = {"element": item.element, "outcome": outcome}
-    return json.dumps({"key": key, **record}, sort_keys=True).encode()
+    return dumps_sorted({"key": key, **record}).encode()
 
 
 class RecordResults(beam.DoFn):
@@ -97,7 +97,7 @@ class RecordResults(beam.DoFn):
             data = encode(message_for_children(self._job, item))
             event_key = hashlib.sha256(data).hexdigest()
             line = {"key": event_key, "data": base64.b64encode(data).decode()}
-            self._add("events", event_key, json.dumps(line, sort_keys=True).encode())
+            self._add("events", event_key, dumps_sorted(line).encode())
         yield key
 
     def _publish(self, record: DeadLetter, path: str) -> None:

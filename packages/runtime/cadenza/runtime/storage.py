@@ -23,6 +23,8 @@ filesystem without user xattrs, other Beam filesystems) it goes to a sidecar
 `<output>.provenance.json`, written before the output gets its name, so that an output
 never exists without its provenance: a crash in between leaves a sidecar without its
 output, which the next write of that output replaces. `read_provenance` reads either.
+
+`gs://` requests go through this thread's client (cadenza.runtime.gcs_clients).
 """
 
 from __future__ import annotations
@@ -34,12 +36,13 @@ import json
 import os
 import pathlib
 import shutil
-import threading
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from cadenza.runtime import local_files
+from cadenza.runtime.gcs_clients import bucket_handle, gcs_client
+from cadenza.runtime.sorted_json import dumps_sorted
 
 PROVENANCE_KEY = "cadenza-provenance"  # object metadata key; local xattr user.<key>
 PROVENANCE_SUFFIX = ".provenance.json"
@@ -61,34 +64,6 @@ def split_gcs_path(path: str) -> tuple[str, str]:
     if not bucket or not name:
         raise ValueError(f"{path!r}: expected gs://BUCKET/OBJECT")
     return bucket, name
-
-
-_clients = threading.local()
-_idle_clients: list = []  # clients of threads that ended, for the next short-lived thread
-
-
-def gcs_client():
-    """This thread's google-cloud-storage client (STORAGE_EMULATOR_HOST is honoured): one
-    made for it, or one a short-lived thread gave back (`release_gcs_client`)."""
-    client = getattr(_clients, "client", None)
-    if client is None:
-        try:
-            client = _idle_clients.pop()
-        except IndexError:
-            from google.cloud import storage
-
-            client = storage.Client()
-        _clients.client = client
-    return client
-
-
-def release_gcs_client() -> None:
-    """Gives this thread's client, if it has one, to the next thread that needs one: a
-    thread that ends calls it, so a thread per call does not make a client per call."""
-    client = getattr(_clients, "client", None)
-    if client is not None:
-        _clients.client = None
-        _idle_clients.append(client)
 
 
 def write_atomically(
@@ -171,7 +146,7 @@ def _write_gcs(path: str, data, overwrite: bool, provenance: dict | None) -> boo
     from google.api_core.exceptions import PreconditionFailed
 
     bucket_name, name = split_gcs_path(path)
-    bucket = gcs_client().bucket(bucket_name)
+    bucket = bucket_handle(bucket_name)
     generation = 0
     if overwrite:
         existing = bucket.get_blob(name)
@@ -207,7 +182,7 @@ def provenance_path(path: str) -> str:
 
 
 def provenance_bytes(record: dict) -> bytes:
-    return json.dumps(record, sort_keys=True).encode()
+    return dumps_sorted(record).encode()
 
 
 def _write_sidecar(path: str, record: dict, *, overwrite: bool, durable: bool = True) -> bool:
@@ -231,7 +206,7 @@ def write_provenance(path: str, record: dict) -> None:
             return
     elif path.startswith("gs://"):
         bucket_name, name = split_gcs_path(path)
-        blob = gcs_client().bucket(bucket_name).get_blob(name)
+        blob = bucket_handle(bucket_name).get_blob(name)
         if blob is None:
             raise FileNotFoundError(f"{path}: no such object")
         blob.metadata = {**(blob.metadata or {}), PROVENANCE_KEY: provenance_bytes(record).decode()}
@@ -257,7 +232,7 @@ def read_provenance(path: str) -> dict | None:
             return _parse(raw, path)
     elif path.startswith("gs://"):
         bucket_name, name = split_gcs_path(path)
-        blob = gcs_client().bucket(bucket_name).get_blob(name)
+        blob = bucket_handle(bucket_name).get_blob(name)
         raw = (blob.metadata or {}).get(PROVENANCE_KEY) if blob is not None else None
         if raw is not None:
             return _parse(raw, path)
@@ -348,7 +323,7 @@ def read_bytes(path: str) -> bytes:
 
 def _gcs_blob(path: str):
     bucket_name, name = split_gcs_path(path)
-    return gcs_client().bucket(bucket_name).blob(name)
+    return bucket_handle(bucket_name).blob(name)
 
 
 def _open_gcs(path: str):
@@ -371,8 +346,18 @@ def _missing_as_file_not_found(path: str):
         raise FileNotFoundError(f"{path}: not found ({err.message})") from None
 
 
+# the suffixes Beam's CompressionTypes.detect_compression_type knows (each one dot)
+COMPRESSED_SUFFIXES = (".bz2", ".deflate", ".gz", ".zst", ".zstd", ".xz", ".lzma")
+_COMPRESSION_BY_SUFFIX = {
+    suffix: CompressionTypes.detect_compression_type(suffix) for suffix in COMPRESSED_SUFFIXES
+}
+
+
 def detect_compression(path: str) -> str:
-    return CompressionTypes.detect_compression_type(path)
+    """The compression Beam reads `path` with, by its suffix: Beam's answer, without the
+    table Beam builds on every call (every input read asks)."""
+    suffix = path[path.rfind(".") :].lower() if "." in path else ""
+    return _COMPRESSION_BY_SUFFIX.get(suffix, CompressionTypes.UNCOMPRESSED)
 
 
 def digest(path: str) -> str:

@@ -32,9 +32,9 @@ from cadenza.runtime.api import (
     resolve_inputs,
     resolve_outputs,
 )
+from cadenza.runtime.gcs_clients import release_gcs_client
 from cadenza.runtime.lifecycle._step import Step, count
 from cadenza.runtime.lifecycle.records import DEAD_LETTER, DeadLetter
-from cadenza.runtime.storage import release_gcs_client
 
 LOGGER = logging.getLogger("cadenza.job")
 ALWAYS_TRANSIENT = (ConnectionError, TimeoutError)
@@ -145,17 +145,20 @@ class _RunLogicFn(beam.DoFn):
         self._config, self._logic, self._shared = config, logic, shared
         self.job = config.job_name
         self._key = shared_key(logic)  # the same in every deserialized copy
-        self._logic_ms = JobMetrics(self.job).distribution("logic_ms")
+        self._metrics = JobMetrics(self.job)  # holds no state: one for every element
+        self._logic_ms = self._metrics.distribution("logic_ms")
+        self._transient = ALWAYS_TRANSIENT + tuple(logic.transient_errors)
 
     def setup(self):
         if not self._shared:
             self._logic.setup(self._config)
-            return
-        with _SHARED_LOCK:
-            if self._key not in _SHARED:
-                self._logic.setup(self._config)
-                _SHARED[self._key] = self._logic
-            self._logic = _SHARED[self._key]
+        else:
+            with _SHARED_LOCK:
+                if self._key not in _SHARED:
+                    self._logic.setup(self._config)
+                    _SHARED[self._key] = self._logic
+                self._logic = _SHARED[self._key]
+        self._transient = ALWAYS_TRANSIENT + tuple(self._logic.transient_errors)
 
     def teardown(self):
         if not self._shared:
@@ -172,7 +175,7 @@ class _RunLogicFn(beam.DoFn):
             outputs=resolve_outputs(config.data.outputs, message.element),
             params=config.params,
             log=ElementLogger(LOGGER, extra),
-            metrics=JobMetrics(config.job_name),
+            metrics=self._metrics,
             config=config,
         )
 
@@ -195,8 +198,7 @@ class _RunLogicFn(beam.DoFn):
         return call.result
 
     def process(self, message):
-        execution = self._config.execution
-        transient = ALWAYS_TRANSIENT + tuple(self._logic.transient_errors)
+        execution, transient = self._config.execution, self._transient
         ctx = self._context(message)
         started = time.monotonic()
         for attempt in range(execution.retries + 1):

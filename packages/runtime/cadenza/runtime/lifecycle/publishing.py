@@ -6,7 +6,6 @@ import hashlib
 import uuid
 
 import apache_beam as beam
-import attrs
 
 from cadenza.core import Message, Recipients, encode
 from cadenza.runtime.lifecycle._step import carried_map
@@ -25,10 +24,11 @@ def message_for_children(job: str, message: Message) -> Message:
     """The message for the children: its own id (derived from this one), the same trace.
     When this job was the bottom-up target (`trigger_children_of`), its children run
     as in top-down mode."""
+    message_id = child_message_id(job, message)
     recipients = message.recipients
     if recipients.limited and recipients.trigger_children_of == job:
-        recipients = Recipients.anyone()
-    return attrs.evolve(message, message_id=child_message_id(job, message), recipients=recipients)
+        return message.child(message_id=message_id, recipients=Recipients.anyone())
+    return message.child(message_id=message_id)
 
 
 class EncodeForChildren(beam.PTransform):

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 import os
 import pathlib
 
@@ -29,6 +28,7 @@ import attrs
 from cadenza.core import JobConfig, Outcome
 from cadenza.runtime.lifecycle._step import Step, count
 from cadenza.runtime.lifecycle.records import DEAD_LETTER, PUBLISH, DeadLetter
+from cadenza.runtime.sorted_json import dumps_sorted
 from cadenza.runtime.storage import (
     digest,
     is_local,
@@ -45,7 +45,7 @@ def output_content(name: str, content) -> bytes | pathlib.Path:
         return bytes(content)
     if isinstance(content, dict | list):
         try:  # NaN and infinities are not JSON: readers would refuse the file
-            return (json.dumps(content, sort_keys=True, allow_nan=False) + "\n").encode()
+            return (dumps_sorted(content, strict=True) + "\n").encode()
         except ValueError as err:
             hint = ": JSON has no NaN or infinity (return None, or a string)"
             raise ValueError(
