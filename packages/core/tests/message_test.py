@@ -110,3 +110,15 @@ def test_audit_times_in_other_zones_are_kept_in_utc():
     at = dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=2)))
     entry = Message.new("t").with_audit("j", Outcome.PING, at=at).audit_log[-1]
     assert entry.at == at and entry.at.tzinfo is dt.UTC and entry.at.hour == 10
+
+
+def test_a_subclass_keeps_its_own_fields_through_children_and_audits():
+    import attrs
+
+    @attrs.frozen(kw_only=True)
+    class Tagged(Message):
+        tag: str = "x"
+
+    m = Tagged(element="track-1", message_id="a", tag="kept")
+    assert m.child(message_id="b").tag == "kept"
+    assert m.with_audit("j", Outcome.PING).tag == "kept"

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from messages import GOLDEN_V1, messages
 
-from cadenza.core._protowire import field_bytes, field_varint
+from cadenza.core._protowire import encode_varint, field_bytes, field_varint
 from cadenza.core.errors import MessageDecodeError
 from cadenza.core.message import GcsObject, Message, Recipients
 from cadenza.core.wire import HEADER, decode_cadenza, encode
@@ -136,3 +136,19 @@ def test_an_empty_trigger_children_of_round_trips():
 def test_huge_message_round_trips():
     message = GOLDEN_V1["minimal"].__class__(element="big", payload=b"\xab" * 20_000_000)
     assert decode_cadenza(encode(message)).payload == message.payload
+
+
+def _key_and_varint(number: int, wire_type: int, value: int) -> bytes:
+    """A field as the general encoder writes it: key varint, then value varint."""
+    return encode_varint(number << 3 | wire_type) + encode_varint(value)
+
+
+@given(st.integers(1, 2**29 - 1), st.integers(-(2**63), 2**64 - 1))
+def test_varint_fields_are_encoded_as_the_general_encoder_would(number, value):
+    assert field_varint(number, value) == _key_and_varint(number, 0, value)
+
+
+@given(st.integers(1, 2**29 - 1), st.binary(max_size=300))
+def test_length_delimited_fields_are_encoded_as_the_general_encoder_would(number, value):
+    expected = _key_and_varint(number, 2, len(value)) + value
+    assert field_bytes(number, value) == field_bytes(number, bytearray(value)) == expected

@@ -7,6 +7,7 @@ import threading
 import urllib.parse
 
 import pytest
+import requests
 
 from cadenza.runtime.gcs_clients import new_client
 
@@ -91,29 +92,51 @@ def test_no_proxy_is_honoured_and_later_changes_are_not_seen(gcs_bucket, proxy, 
     assert proxy.seen == []
 
 
-def test_netrc_never_replaces_the_clients_credentials(gcs_bucket, proxy, monkeypatch, tmp_path):
-    netrc = tmp_path / ".netrc"
-    netrc.write_text("machine 127.0.0.1 login someone password secret\n")
-    netrc.chmod(0o600)
-    monkeypatch.setenv("NETRC", str(netrc))
+def test_proxies_are_looked_up_per_host(gcs_bucket, proxy, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    client = new_client()
+    endpoint = client.api_endpoint  # http://127.0.0.1:<port>
+    assert client._http.get(f"{endpoint}/storage/v1/b/{gcs_bucket}").ok  # proxied
+    direct = endpoint.replace("127.0.0.1", "localhost")
+    assert client._http.get(f"{direct}/storage/v1/b/{gcs_bucket}").ok  # NO_PROXY: direct
+    assert [line.split("/storage/")[0] for line, _ in proxy.seen] == [f"GET {endpoint}"]
+
+
+def test_ranged_reads_through_the_media_link_use_the_proxy(gcs_bucket, proxy, monkeypatch):
     monkeypatch.setenv("HTTP_PROXY", proxy.url)
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    assert _round_trip(new_client(), gcs_bucket, "c.txt") == b"through"
-    assert proxy.seen and all(
-        auth is None or not auth.startswith("Basic") for _, auth in proxy.seen
+    client = new_client()
+    blob = client.bucket(gcs_bucket).blob("ranged.bin")
+    blob.upload_from_string(bytes(range(256)) * 40)
+    blob = client.bucket(gcs_bucket).blob("ranged.bin")
+    blob.reload()  # as storage.open_for_reading opens gs:// objects
+    with blob.open("rb", raw_download=True) as stream:
+        stream.seek(1000)
+        assert stream.read(10) == (bytes(range(256)) * 40)[1000:1010]
+    assert any("alt=media" in line for line, _ in proxy.seen)
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"CURL_CA_BUNDLE": "curl.pem"},
+        {"REQUESTS_CA_BUNDLE": "requests.pem", "CURL_CA_BUNDLE": "curl.pem"},
+        {},
+    ],
+)
+def test_the_ca_bundle_is_the_one_requests_would_use(emulators, monkeypatch, tmp_path, variables):
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, str(tmp_path / value))
+    client = new_client()
+    session, url = client._http, f"{client.api_endpoint}/storage/v1/b"
+    expected = requests.Session().merge_environment_settings(url, {}, None, None, None)
+    for name in variables:
+        monkeypatch.delenv(name)  # read once: later changes are not seen
+    assert (
+        session.merge_environment_settings(url, {}, None, None, None)["verify"]
+        == (expected["verify"])
     )
-
-
-def test_the_ca_bundle_variables_are_read_as_requests_reads_them(emulators, monkeypatch, tmp_path):
-    bundle = tmp_path / "ca.pem"
-    bundle.write_text("")
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    monkeypatch.setenv("CURL_CA_BUNDLE", str(bundle))
-    session = new_client()._http
-    assert session.verify == str(bundle) and session.trust_env is False
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "first.pem"))
-    assert new_client()._http.verify == str(tmp_path / "first.pem")
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
-    monkeypatch.delenv("CURL_CA_BUNDLE")
-    assert new_client()._http.verify is True

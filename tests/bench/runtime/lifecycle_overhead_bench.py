@@ -13,27 +13,29 @@ Three settings, each with its own numbers:
 - on disk (the test's temporary folder);
 - in memory (/dev/shm): the runtime's own CPU cost, apart from the disk's;
 - on the storage emulator (fake-gcs-server on 127.0.0.1, `gs://` paths): each read and
-  write is a request, as on Cloud Storage; the plain pipeline uses a google-cloud-storage
-  client as made by hand (`storage.Client()`), one request per read and per write.
+  write is a request, as on Cloud Storage; the plain pipeline makes one request per
+  read and per write with the same google-cloud-storage client as the lifecycle's (as
+  cadenza.runtime.gcs_clients makes it), so that the overhead is the lifecycle's own.
 
 A third pipeline, `plain_atomic`, is the plain one with the write guarantees the
 lifecycle gives every output: created only if missing, never seen half-written, its
 provenance written with it (an extended attribute, or the object's metadata), on disk
 before the bundle is done. Its time says how much of the overhead those guarantees cost
-by themselves. On the emulator a fourth, `plain_runtime_client`, is the plain one with
-the client as the runtime makes its own (cadenza.runtime.gcs_clients: the environment
-read once, not on every request): the lifecycle's cost apart from what its client
-saves. Each setting also records each round's overhead, to show how much it varies,
-and the lifecycle's cost in ms per message (lifecycle - plain). Size from
-CADENZA_BENCH_SIZE: `full` 2000 elements, 2 rounds per pipeline (6 rounds; 8 on the
-emulator); `smoke` 50 elements, 1 round.
+by themselves. On the emulator a fourth, `plain_stock_client`, is the plain one with
+the client as made by hand (`storage.Client()`, which has requests read the
+environment on every request): what the runtime's client saves. Each setting also
+records each round's overhead, to show how much it varies, and the lifecycle's cost in
+ms per message (lifecycle - plain). Size from CADENZA_BENCH_SIZE: `full` 2000
+elements, 2 rounds per pipeline (6 rounds; 8 on the emulator); `smoke` 50 elements, 1
+round.
 
 Three things keep the comparison fair:
-- Each round runs the pipelines in a different order (rotated: each pipeline at each
-  place twice), so that a drift over the run (the emulator's memory, the disk's cache)
-  weighs on each alike.
-- Beam's state sampler ticks every 2 ms instead of its default, up to 200 ms (for all
-  three pipelines: `fine_state_sampling`; in this process, where the local runner runs
+- Each round runs the pipelines in a different order (`balanced_orders`: each pipeline
+  at each place twice, and right after each other one equally often), so that a drift
+  over the run (the emulator's memory, the disk's cache), or the run before, weighs on
+  each alike.
+- Beam's state sampler ticks every 2 ms instead of its default, up to 200 ms (for every
+  pipeline: `fine_state_sampling`; in this process, where the local runner runs
   its bundles). The runner ends each bundle by waiting for the sampling thread's next
   tick, and that tick grows to 200 ms as a run goes on: every run's time was rounded
   up to the next tick, up to 0.1 ms per message at 2000 elements (4% of the plain
@@ -130,7 +132,7 @@ class LocalFolder:
     def outputs(self, root: str) -> int:
         return len(os.listdir(f"{root}/out"))
 
-    def copy_fn(self, root: str, atomic: bool, runtime_client: bool = False) -> beam.DoFn:
+    def copy_fn(self, root: str, atomic: bool, stock_client: bool = False) -> beam.DoFn:
         return _AtomicCopyFn(root) if atomic else _CopyFn(root)
 
 
@@ -189,20 +191,21 @@ class GcsBuckets:
         bucket_name, prefix = split_gcs_path(root + "/out/")
         return sum(1 for _ in self._client.list_blobs(bucket_name, prefix=prefix))
 
-    def copy_fn(self, root: str, atomic: bool, runtime_client: bool = False) -> beam.DoFn:
-        return _GcsCopyFn(*split_gcs_path(root), atomic, runtime_client)
+    def copy_fn(self, root: str, atomic: bool, stock_client: bool = False) -> beam.DoFn:
+        return _GcsCopyFn(*split_gcs_path(root), atomic, stock_client)
 
 
 class _GcsCopyFn(beam.DoFn):
-    """Downloads the input, uploads the output: one request each, with the client (as
-    made by hand, or, `runtime_client`, as the runtime makes its own)."""
+    """Downloads the input, uploads the output: one request each, with a client made
+    as the runtime makes its own (the same client as the lifecycle's), or, with
+    `stock_client`, as made by hand (`storage.Client()`)."""
 
-    def __init__(self, bucket: str, prefix: str, atomic: bool, runtime_client: bool = False):
+    def __init__(self, bucket: str, prefix: str, atomic: bool, stock_client: bool = False):
         self._bucket_name, self._prefix, self._atomic = bucket, prefix, atomic
-        self._runtime_client = runtime_client
+        self._stock_client = stock_client
 
     def setup(self):
-        client = new_client() if self._runtime_client else storage.Client()
+        client = storage.Client() if self._stock_client else new_client()
         self._bucket = client.bucket(self._bucket_name)
 
     def process(self, element):
@@ -221,9 +224,7 @@ def minor_faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
-def plain(
-    store, name: str, atomic: bool = False, runtime_client: bool = False
-) -> tuple[float, int]:
+def plain(store, name: str, atomic: bool = False, stock_client: bool = False) -> tuple[float, int]:
     """(seconds, minor page faults) of the plain pipeline over fresh inputs."""
     root, elements = store.prepare(name)
     options = PipelineOptions(profile_args(config_for(root), "local"))
@@ -232,7 +233,7 @@ def plain(
         _ = (
             pipeline
             | beam.Create(elements, reshuffle=False)
-            | beam.ParDo(store.copy_fn(root, atomic, runtime_client))
+            | beam.ParDo(store.copy_fn(root, atomic, stock_client))
         )
     took, faults = time.perf_counter() - started, minor_faults() - faults
     assert store.outputs(root) == ELEMENTS
@@ -243,8 +244,8 @@ def plain_atomic(store, name: str) -> tuple[float, int]:
     return plain(store, name, atomic=True)
 
 
-def plain_runtime_client(store, name: str) -> tuple[float, int]:
-    return plain(store, name, runtime_client=True)
+def plain_stock_client(store, name: str) -> tuple[float, int]:
+    return plain(store, name, stock_client=True)
 
 
 def lifecycle(store, name: str, runs_root: pathlib.Path) -> tuple[float, int]:
@@ -281,9 +282,23 @@ def fine_state_sampling(tick_ms: int = SAMPLING_TICK_MS):
         init.__defaults__ = defaults
 
 
-def rotated(items: list, by: int) -> list:
-    by %= len(items)
-    return items[by:] + items[:by]
+def balanced_orders(items: list) -> list[list]:
+    """Orders of `items` in which each item runs at each place, and right after each
+    other item, equally often (a Williams design: n orders for an even number of items,
+    2n for an odd one), so that neither a drift over the run nor what ran just before
+    favours one."""
+    n = len(items)
+    first, low, high = [0], 1, n - 1
+    while len(first) < n:  # 0, 1, n-1, 2, n-2, ...
+        first.append(low)
+        low += 1
+        if len(first) < n:
+            first.append(high)
+            high -= 1
+    rows = [[(i + shift) % n for i in first] for shift in range(n)]
+    if n % 2:
+        rows += [row[::-1] for row in rows]
+    return [[items[i] for i in row] for row in rows]
 
 
 MAX_FAULTS_PER_MESSAGE = 10
@@ -314,22 +329,24 @@ def on_own_thread(fn, *args):
 
 def medians(store, runs: pathlib.Path) -> dict:
     """Median ms per message of each pipeline, each run on its own thread, in turn (in
-    a rotated order: each pipeline at each place ROUNDS_PER_PIPELINE times, a full
-    run), on fresh inputs; each round's overhead (`per_round`), which shows how much
-    it varies; and each pipeline's median minor page faults per message."""
+    `balanced_orders`, ROUNDS_PER_PIPELINE rounds per pipeline in a full run), on
+    fresh inputs; each round's overhead (`per_round`), which shows how much it varies;
+    and each pipeline's median minor page faults per message."""
     pipelines = {
         "plain": lambda name: plain(store, name),
         "plain_atomic": lambda name: plain_atomic(store, name),
         "lifecycle": lambda name: lifecycle(store, name, runs),
     }
     if isinstance(store, GcsBuckets):
-        pipelines["plain_runtime_client"] = lambda name: plain_runtime_client(store, name)
+        pipelines["plain_stock_client"] = lambda name: plain_stock_client(store, name)
     for name in pipelines:
         on_own_thread(pipelines[name], f"warm-{name.replace('_', '-')}")
     times = {name: [] for name in pipelines}
     faults = {name: [] for name in pipelines}
-    for r in range(max(1, ROUNDS_PER_PIPELINE * len(pipelines))):
-        for name in rotated(list(pipelines), r):
+    orders = balanced_orders(list(pipelines))
+    rounds = max(1, ROUNDS_PER_PIPELINE * len(pipelines))
+    for r in range(rounds):
+        for name in orders[r % len(orders)]:
             took, faulted = on_own_thread(pipelines[name], f"r{r}-{name.replace('_', '-')}")
             times[name].append(took)
             faults[name].append(faulted)
@@ -360,14 +377,12 @@ def summary(ms: dict, prefix: str = "") -> dict:
         f"{prefix}meets_target": overhead < TARGET,
         **(
             {
-                f"{prefix}plain_runtime_client_ms_per_message": round(
-                    ms["plain_runtime_client"], 3
-                ),
-                f"{prefix}overhead_over_plain_runtime_client": round(
-                    ms["lifecycle"] / ms["plain_runtime_client"] - 1, 3
+                f"{prefix}plain_stock_client_ms_per_message": round(ms["plain_stock_client"], 3),
+                f"{prefix}overhead_over_plain_stock_client": round(
+                    ms["lifecycle"] / ms["plain_stock_client"] - 1, 3
                 ),
             }
-            if "plain_runtime_client" in ms
+            if "plain_stock_client" in ms
             else {}
         ),
     }

@@ -98,13 +98,13 @@ def iter_fields(data: bytes) -> Iterator[tuple[int, int, int | bytes]]:
 
 def field_varint(number: int, value: int) -> bytes:
     key = number << 3 | VARINT
-    if key < 0x80 and 0 <= value < 0x80:  # most: one byte each, without the calls
+    if 0 <= key < 0x80 and 0 <= value < 0x80:  # most: one byte each, without the calls
         return _ONE_BYTE[key] + _ONE_BYTE[value]
     return encode_varint(key) + encode_varint(value)
 
 
 def field_bytes(number: int, value: bytes) -> bytes:
     key, size = number << 3 | LEN, len(value)
-    if key < 0x80 and size < 0x80:
+    if 0 <= key < 0x80 and size < 0x80:
         return _ONE_BYTE[key] + _ONE_BYTE[size] + value
     return encode_varint(key) + encode_varint(size) + value

@@ -5,10 +5,10 @@ call, a cost each message paid four times.
 
 >>> dumps_sorted({"b": 1, "a": [1.5, None]})
 '{"a": [1.5, null], "b": 1}'
->>> dumps_sorted({"x": float("nan")}, strict=True)
+>>> dumps_sorted({"x": float("nan")}, strict=True)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-ValueError: Out of range float values are not JSON compliant
+ValueError: Out of range float values are not JSON compliant...
 """
 
 from __future__ import annotations
