@@ -65,6 +65,18 @@ def proxy():
     server.server_close()
 
 
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+def proxy_environment(monkeypatch, **variables: str) -> None:
+    """Exactly these proxy variables (upper case), none of the others in either case."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+
+
 def _round_trip(client, bucket: str, name: str) -> bytes:
     blob = client.bucket(bucket).blob(name)
     blob.upload_from_string(b"through", if_generation_match=0)
@@ -72,9 +84,7 @@ def _round_trip(client, bucket: str, name: str) -> bytes:
 
 
 def test_the_proxy_set_when_the_client_is_made_is_used(gcs_bucket, proxy, monkeypatch):
-    monkeypatch.setenv("HTTP_PROXY", proxy.url)
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
+    proxy_environment(monkeypatch, HTTP_PROXY=proxy.url)
     client = new_client()
     monkeypatch.delenv("HTTP_PROXY")  # read once: the client keeps what it read
     assert _round_trip(client, gcs_bucket, "a.txt") == b"through"
@@ -84,8 +94,7 @@ def test_the_proxy_set_when_the_client_is_made_is_used(gcs_bucket, proxy, monkey
 
 
 def test_no_proxy_is_honoured_and_later_changes_are_not_seen(gcs_bucket, proxy, monkeypatch):
-    monkeypatch.setenv("HTTP_PROXY", proxy.url)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    proxy_environment(monkeypatch, HTTP_PROXY=proxy.url, NO_PROXY="127.0.0.1,localhost")
     client = new_client()
     monkeypatch.delenv("NO_PROXY")  # too late: the client bypasses the proxy
     assert _round_trip(client, gcs_bucket, "b.txt") == b"through"
@@ -93,8 +102,7 @@ def test_no_proxy_is_honoured_and_later_changes_are_not_seen(gcs_bucket, proxy, 
 
 
 def test_proxies_are_looked_up_per_host(gcs_bucket, proxy, monkeypatch):
-    monkeypatch.setenv("HTTP_PROXY", proxy.url)
-    monkeypatch.setenv("NO_PROXY", "localhost")
+    proxy_environment(monkeypatch, HTTP_PROXY=proxy.url, NO_PROXY="localhost")
     client = new_client()
     endpoint = client.api_endpoint  # http://127.0.0.1:<port>
     assert client._http.get(f"{endpoint}/storage/v1/b/{gcs_bucket}").ok  # proxied
@@ -104,9 +112,7 @@ def test_proxies_are_looked_up_per_host(gcs_bucket, proxy, monkeypatch):
 
 
 def test_ranged_reads_through_the_media_link_use_the_proxy(gcs_bucket, proxy, monkeypatch):
-    monkeypatch.setenv("HTTP_PROXY", proxy.url)
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
+    proxy_environment(monkeypatch, HTTP_PROXY=proxy.url)
     client = new_client()
     blob = client.bucket(gcs_bucket).blob("ranged.bin")
     blob.upload_from_string(bytes(range(256)) * 40)
@@ -123,20 +129,39 @@ def test_ranged_reads_through_the_media_link_use_the_proxy(gcs_bucket, proxy, mo
     [
         {"CURL_CA_BUNDLE": "curl.pem"},
         {"REQUESTS_CA_BUNDLE": "requests.pem", "CURL_CA_BUNDLE": "curl.pem"},
+        {"HTTPS_PROXY": "http://proxy.example:3128", "NO_PROXY": "127.0.0.1"},
+        {"HTTP_PROXY": "http://proxy.example:3128"},
         {},
     ],
 )
-def test_the_ca_bundle_is_the_one_requests_would_use(emulators, monkeypatch, tmp_path, variables):
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ({}, None, None, None),
+        (None, None, None, None),
+        ({"no_proxy": "127.0.0.1"}, True, None, None),
+        ({"https": "http://given:1"}, False, None, None),
+        ({}, "/given/ca.pem", True, "client.pem"),
+    ],
+)
+def test_settings_are_the_ones_requests_would_use(
+    emulators, monkeypatch, tmp_path, variables, arguments
+):
+    proxy_environment(monkeypatch)
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         monkeypatch.delenv(name, raising=False)
     for name, value in variables.items():
-        monkeypatch.setenv(name, str(tmp_path / value))
+        monkeypatch.setenv(name, value if "PROXY" in name else str(tmp_path / value))
     client = new_client()
-    session, url = client._http, f"{client.api_endpoint}/storage/v1/b"
-    expected = requests.Session().merge_environment_settings(url, {}, None, None, None)
-    for name in variables:
-        monkeypatch.delenv(name)  # read once: later changes are not seen
-    assert (
-        session.merge_environment_settings(url, {}, None, None, None)["verify"]
-        == (expected["verify"])
-    )
+    session = client._http
+    for url in (f"{client.api_endpoint}/storage/v1/b", "https://elsewhere.example/o"):
+        proxies, verify, stream, cert = arguments
+        mine = session.merge_environment_settings(url, _copy(proxies), stream, verify, cert)
+        expected = requests.Session().merge_environment_settings(
+            url, _copy(proxies), stream, verify, cert
+        )
+        assert mine == expected, url
+
+
+def _copy(proxies):
+    return dict(proxies) if proxies is not None else None

@@ -14,8 +14,8 @@ Three settings, each with its own numbers:
 - in memory (/dev/shm): the runtime's own CPU cost, apart from the disk's;
 - on the storage emulator (fake-gcs-server on 127.0.0.1, `gs://` paths): each read and
   write is a request, as on Cloud Storage; the plain pipeline makes one request per
-  read and per write with the same google-cloud-storage client as the lifecycle's (as
-  cadenza.runtime.gcs_clients makes it), so that the overhead is the lifecycle's own.
+  read and per write with a google-cloud-storage client made as the lifecycle's is
+  (cadenza.runtime.gcs_clients.new_client), so that the overhead is the lifecycle's own.
 
 A third pipeline, `plain_atomic`, is the plain one with the write guarantees the
 lifecycle gives every output: created only if missing, never seen half-written, its
@@ -32,8 +32,8 @@ round.
 Three things keep the comparison fair:
 - Each round runs the pipelines in a different order (`balanced_orders`: each pipeline
   at each place twice, and right after each other one equally often), so that a drift
-  over the run (the emulator's memory, the disk's cache), or the run before, weighs on
-  each alike.
+  over the run (the emulator's memory, the disk's cache), or the run just before it in
+  its round, weighs on each alike.
 - Beam's state sampler ticks every 2 ms instead of its default, up to 200 ms (for every
   pipeline: `fine_state_sampling`; in this process, where the local runner runs
   its bundles). The runner ends each bundle by waiting for the sampling thread's next
@@ -197,7 +197,7 @@ class GcsBuckets:
 
 class _GcsCopyFn(beam.DoFn):
     """Downloads the input, uploads the output: one request each, with a client made
-    as the runtime makes its own (the same client as the lifecycle's), or, with
+    as the runtime makes its own (as the lifecycle's is made), or, with
     `stock_client`, as made by hand (`storage.Client()`)."""
 
     def __init__(self, bucket: str, prefix: str, atomic: bool, stock_client: bool = False):
