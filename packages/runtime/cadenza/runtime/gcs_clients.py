@@ -11,9 +11,9 @@ environment). A client made here looks them up once: the CA bundle
 (`HTTPS_PROXY`, `NO_PROXY`, ... applied as requests applies them) once per scheme and
 host: for its API endpoint when it is made, for another host (a redirect's, a
 resumable upload's) on its first request there. The one difference: a later change to
-those variables is not seen. Everything else requests does
-with the environment is left as it is (`~/.netrc`, proxies on redirects), as are the
-requests google-auth makes to refresh a token.
+those variables is not seen. Everything else requests does with the environment is
+left as it is (`~/.netrc`, proxies on redirects), as are the requests google-auth
+makes to refresh a token.
 """
 
 from __future__ import annotations
